@@ -1,0 +1,18 @@
+"""Health and the OpenAPI document (no auth)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from functions.api.dependencies import db
+
+router = APIGatewayHttpRouter()
+
+
+@router.get("/v1/health", tags=["Operations"], summary="Liveness and database reachability")
+def health() -> dict[str, Any]:
+    with db.transaction() as conn:
+        conn.execute("SELECT 1")
+    return {"status": "ok", "database": "ok"}

@@ -1,0 +1,49 @@
+"""Dispatch-queue consumer: one message per notification (sent now, or fired by a schedule)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from herald.aws.secrets import database_url
+from herald.aws.sqs import MessageQueue
+from herald.db.connection import Database
+from herald.models.messages import DispatchMessage
+from herald.services.dispatch import dispatch_notification
+from herald.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+settings = Settings()
+db = Database(database_url(settings), settings.database_prepare_threshold)
+channel_queues = {"email": MessageQueue(settings.required("email_queue_url"))}
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def dispatch_record(record: SQSRecord) -> None:
+    message = DispatchMessage.model_validate_json(record.body)
+    outcome = dispatch_notification(db, channel_queues, message.tenant_id, message.notification_id)
+    if outcome:
+        logger.info(
+            "dispatched",
+            extra={
+                "notification_id": outcome.notification_id,
+                "queued": outcome.queued,
+                "skipped": outcome.skipped,
+            },
+        )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=dispatch_record, processor=processor, context=context
+    )

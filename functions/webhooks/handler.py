@@ -1,0 +1,81 @@
+"""Provider callbacks: signature-verified status events in, delivery status out."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from herald.aws.secrets import database_url, provider_credentials
+from herald.aws.sns import EventPublisher
+from herald.channels import sendgrid_events
+from herald.db.connection import Database
+from herald.services.provider_events import apply_sendgrid_events
+from herald.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+settings = Settings()
+db = Database(database_url(settings), settings.database_prepare_threshold)
+publisher = EventPublisher(settings.required("events_topic_arn"))
+secret_id = settings.required("provider_secret_id")
+app = APIGatewayHttpResolver()
+
+
+def _error(status: int, code: str, message: str) -> Response[str]:
+    body = {
+        "error": {"code": code, "message": message, "details": []},
+        "request_id": app.current_event.request_context.request_id,
+    }
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body)
+    )
+
+
+def _raw_body() -> str:
+    event = app.current_event
+    body = event.body or ""
+    return base64.b64decode(body).decode() if event.is_base64_encoded else body
+
+
+@app.post("/v1/callbacks/sendgrid")
+def sendgrid_callback() -> Response[str]:
+    payload = _raw_body()
+    headers = app.current_event.headers
+    public_key = str(provider_credentials(secret_id).get("sendgrid_webhook_public_key", ""))
+    signed = sendgrid_events.verify_signature(
+        public_key,
+        payload,
+        headers.get(sendgrid_events.SIGNATURE_HEADER),
+        headers.get(sendgrid_events.TIMESTAMP_HEADER),
+    )
+    if not signed:
+        return _error(401, "UNAUTHENTICATED", "missing or invalid SendGrid signature")
+    try:
+        events = json.loads(payload)
+    except json.JSONDecodeError:
+        return _error(400, "VALIDATION_ERROR", "body is not JSON")
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        return _error(400, "VALIDATION_ERROR", "body must be a JSON array of event objects")
+    result = apply_sendgrid_events(db, events)
+    if result.changes:
+        publisher.publish(result.changes)
+    body = {"applied": result.applied, "duplicates": result.duplicates, "ignored": result.unmatched}
+    return Response(
+        status_code=200, content_type=content_types.APPLICATION_JSON, body=json.dumps(body)
+    )
+
+
+@app.not_found
+def not_found(_: Exception) -> Response[str]:
+    return _error(404, "NOT_FOUND", f"no callback at {app.current_event.path}")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

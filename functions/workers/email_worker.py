@@ -1,0 +1,76 @@
+"""Email-queue consumer: sends claimed deliveries through SendGrid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from herald.aws.secrets import database_url, provider_credentials
+from herald.aws.sns import EventPublisher
+from herald.aws.sqs import MessageQueue
+from herald.channels.sendgrid_email import PROVIDER, SendGridEmailSender
+from herald.db.connection import Database
+from herald.models.messages import ChannelMessage
+from herald.services.delivering import RetryPolicy, deliver_batch
+from herald.services.email import EmailIdentity, compose_email
+from herald.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+settings = Settings()
+db = Database(database_url(settings), settings.database_prepare_threshold)
+email_queue = MessageQueue(settings.required("email_queue_url"))
+publisher = EventPublisher(settings.required("events_topic_arn"))
+identity = EmailIdentity(from_email=settings.email_from, from_name=settings.email_from_name)
+policy = RetryPolicy(max_attempts=settings.max_attempts, base_seconds=settings.retry_base_seconds)
+secret_id = settings.required("provider_secret_id")
+processor = BatchProcessor(event_type=EventType.SQS)
+_senders: dict[str, SendGridEmailSender] = {}
+
+
+def _sender() -> SendGridEmailSender:
+    # The secret is cached for minutes; a rotated key gets a new client.
+    api_key = str(provider_credentials(secret_id)["sendgrid_api_key"])
+    if api_key not in _senders:
+        _senders.clear()
+        _senders[api_key] = SendGridEmailSender(api_key, host=settings.sendgrid_api_host)
+    return _senders[api_key]
+
+
+def send_record(record: SQSRecord) -> None:
+    message = ChannelMessage.model_validate_json(record.body)
+    sender = _sender()
+    outcome = deliver_batch(
+        db,
+        message,
+        provider=PROVIDER,
+        send_one=lambda row: sender.send(compose_email(row, identity)),
+        retry_queue=email_queue,
+        publisher=publisher,
+        policy=policy,
+        lease_seconds=settings.claim_lease_seconds,
+    )
+    logger.info(
+        "email batch",
+        extra={
+            "sent": len(outcome.sent),
+            "retrying": len(outcome.retrying),
+            "failed": len(outcome.failed),
+            "not_claimed": outcome.not_claimed,
+        },
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=send_record, processor=processor, context=context
+    )

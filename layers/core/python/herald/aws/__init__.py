@@ -1,0 +1,1 @@
+"""Thin wrappers over AWS APIs: the only modules that use boto3."""

@@ -1,0 +1,44 @@
+"""One-time EventBridge Scheduler schedules that drop a message on a queue at an instant."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+
+class OneTimeScheduler:
+    def __init__(
+        self, group: str, role_arn: str, target_arn: str, client: Any | None = None
+    ) -> None:
+        self.group = group
+        self._role_arn = role_arn
+        self._target_arn = target_arn
+        self._client = client or boto3.client("scheduler")
+
+    def schedule(self, name: str, at: datetime, payload: str) -> None:
+        """Create a schedule firing once at `at` (UTC, whole seconds) and deleting itself."""
+        when = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        self._client.create_schedule(
+            Name=name,
+            GroupName=self.group,
+            ScheduleExpression=f"at({when})",
+            ScheduleExpressionTimezone="UTC",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            ActionAfterCompletion="DELETE",
+            Target={
+                "Arn": self._target_arn,
+                "RoleArn": self._role_arn,
+                "Input": payload,
+                "RetryPolicy": {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185},
+            },
+        )
+
+    def cancel(self, name: str) -> bool:
+        """Delete a schedule; False when it no longer exists (it already fired)."""
+        try:
+            self._client.delete_schedule(Name=name, GroupName=self.group)
+        except self._client.exceptions.ResourceNotFoundException:
+            return False
+        return True

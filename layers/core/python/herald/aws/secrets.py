@@ -1,0 +1,40 @@
+"""Secrets, read through Powertools' cached parameters provider."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from aws_lambda_powertools.utilities import parameters
+
+from herald.settings import Settings
+
+# Provider credentials are re-read every five minutes, so a rotated key takes effect
+# without a redeploy.
+_SECRET_MAX_AGE = 300
+
+
+def provider_credentials(secret_id: str) -> dict[str, Any]:
+    """Return the provider-credentials JSON secret (cached per execution environment)."""
+    value = parameters.get_secret(secret_id, transform="json", max_age=_SECRET_MAX_AGE)
+    if not isinstance(value, dict):
+        raise ValueError(f"secret {secret_id} is not a JSON object")
+    return value
+
+
+def database_url(settings: Settings) -> str:
+    """The URL given directly (local, tests), or one built from the RDS secret (AWS)."""
+    if settings.database_url:
+        return settings.database_url
+    if not (settings.database_secret_arn and settings.database_host):
+        raise ValueError("set DATABASE_URL, or HERALD_DATABASE_SECRET_ARN and HERALD_DATABASE_HOST")
+    secret = parameters.get_secret(settings.database_secret_arn, transform="json")
+    if not isinstance(secret, dict):
+        raise ValueError("the database secret is not a JSON object")
+    user = quote(str(secret["username"]), safe="")
+    password = quote(str(secret["password"]), safe="")
+    port = secret.get("port", 5432)
+    return (
+        f"postgresql://{user}:{password}@{settings.database_host}:{port}/"
+        f"{settings.database_name}?sslmode=require"
+    )

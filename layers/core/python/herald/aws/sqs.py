@@ -1,0 +1,46 @@
+"""An SQS queue that takes pydantic models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import boto3
+from pydantic import BaseModel
+
+_SQS_BATCH = 10  # SendMessageBatch takes at most ten entries
+
+
+class QueueSendError(RuntimeError):
+    """Some messages of a batch were not accepted by SQS."""
+
+
+class MessageQueue:
+    def __init__(self, url: str, client: Any | None = None) -> None:
+        self.url = url
+        self._client = client or boto3.client("sqs")
+
+    def send(self, message: BaseModel, delay_seconds: int = 0) -> None:
+        self._client.send_message(
+            QueueUrl=self.url, MessageBody=message.model_dump_json(), DelaySeconds=delay_seconds
+        )
+
+    def send_many(self, messages: Sequence[BaseModel], delay_seconds: int = 0) -> None:
+        """Send in batches of ten; raise if SQS refused any entry."""
+        for start in range(0, len(messages), _SQS_BATCH):
+            chunk = messages[start : start + _SQS_BATCH]
+            response = self._client.send_message_batch(
+                QueueUrl=self.url,
+                Entries=[
+                    {
+                        "Id": str(i),
+                        "MessageBody": m.model_dump_json(),
+                        "DelaySeconds": delay_seconds,
+                    }
+                    for i, m in enumerate(chunk)
+                ],
+            )
+            if response.get("Failed"):
+                raise QueueSendError(
+                    f"SQS refused {len(response['Failed'])} messages: {response['Failed']}"
+                )

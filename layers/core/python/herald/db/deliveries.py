@@ -1,0 +1,229 @@
+"""Deliveries (one recipient x one channel) and their append-only event history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from herald.db.connection import Connection, Row
+
+IN_FLIGHT = ("queued", "deferred", "sending")
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    id: str
+    recipient_index: int
+    channel: str
+    recipient: dict[str, Any]
+    address: str | None
+    status: str
+    reason: str | None
+
+
+def insert_deliveries(
+    conn: Connection, tenant_id: str, notification_id: str, deliveries: Sequence[NewDelivery]
+) -> int:
+    """Insert many deliveries and their first history event in two statements.
+
+    Idempotent: rows already inserted by an earlier attempt of the same dispatch are kept.
+    """
+    if not deliveries:
+        return 0
+    inserted = conn.execute(
+        "WITH rows AS ("
+        "  INSERT INTO deliveries (id, tenant_id, notification_id, recipient_index, channel,"
+        "                          recipient, address, status, reason)"
+        "  SELECT r.id, %(tenant)s, %(notification)s, r.idx, r.channel, r.recipient, r.address,"
+        "         r.status, r.reason"
+        "  FROM unnest(%(ids)s::text[], %(idx)s::int[], %(channels)s::text[],"
+        "              %(recipients)s::jsonb[],"
+        "              %(addresses)s::text[], %(statuses)s::text[], %(reasons)s::text[])"
+        "       AS r(id, idx, channel, recipient, address, status, reason)"
+        "  ON CONFLICT (notification_id, recipient_index, channel) DO NOTHING"
+        "  RETURNING id, status, reason"
+        ")"
+        " INSERT INTO delivery_events (tenant_id, delivery_id, status, detail)"
+        " SELECT %(tenant)s, id, status,"
+        "        CASE WHEN reason IS NULL THEN '{}'::jsonb"
+        "             ELSE jsonb_build_object('reason', reason) END"
+        " FROM rows",
+        {
+            "tenant": tenant_id,
+            "notification": notification_id,
+            "ids": [d.id for d in deliveries],
+            "idx": [d.recipient_index for d in deliveries],
+            "channels": [d.channel for d in deliveries],
+            "recipients": [Jsonb(d.recipient) for d in deliveries],
+            "addresses": [d.address for d in deliveries],
+            "statuses": [d.status for d in deliveries],
+            "reasons": [d.reason for d in deliveries],
+        },
+    )
+    return inserted.rowcount
+
+
+def queued_for_notification(conn: Connection, notification_id: str) -> list[Row]:
+    return conn.execute(
+        "SELECT id, channel FROM deliveries WHERE notification_id = %s AND status = 'queued'"
+        " ORDER BY id",
+        (notification_id,),
+    ).fetchall()
+
+
+def claim(
+    conn: Connection, tenant_id: str, delivery_ids: Sequence[str], lease_seconds: int
+) -> list[Row]:
+    """Take deliveries for sending: only the claimant may call the provider.
+
+    Claimable: queued or deferred, or sending whose lease lapsed (the worker that held it
+    died). A delivery already sent, or held by a live worker, is not returned.
+    """
+    return conn.execute(
+        "WITH claimed AS ("
+        "  UPDATE deliveries SET status = 'sending', attempts = attempts + 1,"
+        "    lease_expires_at = now() + make_interval(secs => %s), updated_at = now()"
+        "  WHERE id = ANY(%s) AND tenant_id = %s"
+        "    AND (status IN ('queued', 'deferred')"
+        "         OR (status = 'sending' AND lease_expires_at < now()))"
+        "  RETURNING *"
+        "), history AS ("
+        "  INSERT INTO delivery_events (tenant_id, delivery_id, status, detail)"
+        "  SELECT tenant_id, id, 'sending', jsonb_build_object('attempt', attempts) FROM claimed"
+        ")"
+        " SELECT c.*, n.content, n.category, n.critical, n.metadata"
+        " FROM claimed c JOIN notifications n ON n.id = c.notification_id",
+        (lease_seconds, list(delivery_ids), tenant_id),
+    ).fetchall()
+
+
+def record_outcome(
+    conn: Connection,
+    delivery_id: str,
+    *,
+    status: str,
+    provider: str | None = None,
+    provider_message_id: str | None = None,
+    error: str | None = None,
+    reason: str | None = None,
+    next_attempt_at: datetime | None = None,
+) -> None:
+    """Record the result of one send attempt, with its history event, in one statement."""
+    conn.execute(
+        "WITH d AS ("
+        # A provider callback may already have moved the delivery past `sending`
+        # (delivered before the worker recorded `sent`): never move it back.
+        "  UPDATE deliveries SET"
+        "    status = CASE WHEN status = 'sending' THEN %(status)s ELSE status END,"
+        "    provider = COALESCE(%(provider)s, provider),"
+        "    provider_message_id = COALESCE(%(message_id)s, provider_message_id),"
+        "    error = %(error)s, reason = COALESCE(%(reason)s, reason),"
+        "    next_attempt_at = %(next)s, lease_expires_at = NULL, updated_at = now()"
+        "  WHERE id = %(id)s RETURNING tenant_id, id"
+        ")"
+        " INSERT INTO delivery_events (tenant_id, delivery_id, status, detail)"
+        " SELECT tenant_id, id, %(status)s, jsonb_strip_nulls(jsonb_build_object("
+        "   'provider_message_id', %(message_id)s::text, 'error', %(error)s::text,"
+        "   'reason', %(reason)s::text)) FROM d",
+        {
+            "id": delivery_id,
+            "status": status,
+            "provider": provider,
+            "message_id": provider_message_id,
+            "error": error,
+            "reason": reason,
+            "next": next_attempt_at,
+        },
+    )
+
+
+def for_update_by_ids(conn: Connection, delivery_ids: Sequence[str]) -> list[Row]:
+    return conn.execute(
+        "SELECT id, tenant_id, notification_id, channel, status, address FROM deliveries"
+        " WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+        (list(delivery_ids),),
+    ).fetchall()
+
+
+def apply_provider_event(
+    conn: Connection,
+    *,
+    delivery_id: str,
+    tenant_id: str,
+    new_status: str | None,
+    history_status: str,
+    provider_event_id: str | None,
+    at: datetime,
+    detail: dict[str, Any],
+    reason: str | None,
+) -> bool:
+    """Append a provider event (once per provider event id) and move the status if given.
+
+    Returns False when this provider event was already recorded (a replayed callback).
+    """
+    recorded = conn.execute(
+        "INSERT INTO delivery_events"
+        " (tenant_id, delivery_id, status, at, detail, provider_event_id)"
+        " VALUES (%s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (delivery_id, provider_event_id) DO NOTHING",
+        (tenant_id, delivery_id, history_status, at, Jsonb(detail), provider_event_id),
+    ).rowcount
+    if recorded and new_status is not None:
+        conn.execute(
+            "UPDATE deliveries SET status = %s, reason = COALESCE(%s, reason), updated_at = now()"
+            " WHERE id = %s",
+            (new_status, reason, delivery_id),
+        )
+    return bool(recorded)
+
+
+def list_for_notification(conn: Connection, notification_id: str) -> list[Row]:
+    return conn.execute(
+        "SELECT id, channel, recipient, status, reason, provider, provider_message_id,"
+        "       attempts, error FROM deliveries WHERE notification_id = %s ORDER BY id",
+        (notification_id,),
+    ).fetchall()
+
+
+def events_for_notification(conn: Connection, notification_id: str) -> list[Row]:
+    return conn.execute(
+        "SELECT e.delivery_id, e.status, e.at FROM delivery_events e"
+        " JOIN deliveries d ON d.id = e.delivery_id"
+        " WHERE d.notification_id = %s ORDER BY e.id",
+        (notification_id,),
+    ).fetchall()
+
+
+def find_stalled(conn: Connection, *, older_than: datetime, limit: int) -> list[Row]:
+    """In-flight deliveries nobody is working on: lost messages, lapsed leases."""
+    return conn.execute(
+        "SELECT id, tenant_id, channel, attempts FROM deliveries"
+        " WHERE status IN ('queued', 'deferred', 'sending') AND updated_at < %s"
+        "   AND (status <> 'sending' OR lease_expires_at < now())"
+        "   AND (next_attempt_at IS NULL OR next_attempt_at < %s)"
+        " ORDER BY updated_at LIMIT %s",
+        (older_than, older_than, limit),
+    ).fetchall()
+
+
+def fail_in_flight(
+    conn: Connection, delivery_ids: Sequence[str], reason: str, error: str
+) -> list[Row]:
+    """Fail deliveries still in flight, with history; returns those moved (id, notification_id)."""
+    return conn.execute(
+        "WITH d AS ("
+        "  UPDATE deliveries SET status = 'failed', reason = %(reason)s, error = %(error)s,"
+        "    lease_expires_at = NULL, updated_at = now()"
+        "  WHERE id = ANY(%(ids)s) AND status IN ('queued', 'deferred', 'sending')"
+        "  RETURNING tenant_id, id, notification_id"
+        "), history AS ("
+        "  INSERT INTO delivery_events (tenant_id, delivery_id, status, detail)"
+        "  SELECT tenant_id, id, 'failed', jsonb_build_object('reason', %(reason)s::text) FROM d"
+        ")"
+        " SELECT id, notification_id FROM d",
+        {"ids": list(delivery_ids), "reason": reason, "error": error},
+    ).fetchall()

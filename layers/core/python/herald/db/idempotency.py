@@ -1,0 +1,51 @@
+"""Idempotency keys: the first response to a (tenant, key) is stored for 24 hours."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from herald.db.connection import Connection, Row
+
+
+def claim_key(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    key: str,
+    request_hash: str,
+    response_status: int,
+    response_body: dict[str, Any],
+    ttl_hours: int,
+) -> bool:
+    """Store the response for a new (or expired) key; False when a live one exists.
+
+    A concurrent request with the same key blocks on the primary key until the first
+    transaction ends, then sees its row: the two never both create.
+    """
+    row = conn.execute(
+        "INSERT INTO idempotency_keys"
+        " (tenant_id, key, request_hash, response_status, response_body, expires_at)"
+        " VALUES (%s, %s, %s, %s, %s, now() + make_interval(hours => %s))"
+        " ON CONFLICT (tenant_id, key) DO UPDATE SET"
+        "   request_hash = EXCLUDED.request_hash, response_status = EXCLUDED.response_status,"
+        "   response_body = EXCLUDED.response_body, created_at = now(),"
+        "   expires_at = EXCLUDED.expires_at"
+        " WHERE idempotency_keys.expires_at < now()"
+        " RETURNING key",
+        (tenant_id, key, request_hash, response_status, Jsonb(response_body), ttl_hours),
+    ).fetchone()
+    return row is not None
+
+
+def get_key(conn: Connection, tenant_id: str, key: str) -> Row | None:
+    return conn.execute(
+        "SELECT request_hash, response_status, response_body FROM idempotency_keys"
+        " WHERE tenant_id = %s AND key = %s",
+        (tenant_id, key),
+    ).fetchone()
+
+
+def delete_expired(conn: Connection) -> int:
+    return conn.execute("DELETE FROM idempotency_keys WHERE expires_at < now()").rowcount

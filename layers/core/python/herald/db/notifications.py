@@ -1,0 +1,118 @@
+"""Notifications: one row per accepted API request."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from herald.db.connection import Connection, Row
+
+
+def insert_notification(
+    conn: Connection,
+    *,
+    notification_id: str,
+    tenant_id: str,
+    status: str,
+    channels: Sequence[str],
+    recipients: list[dict[str, Any]],
+    content: dict[str, Any],
+    category: str | None,
+    priority: str,
+    critical: bool,
+    metadata: dict[str, Any],
+    send_at: datetime | None,
+    schedule_name: str | None,
+) -> None:
+    conn.execute(
+        "INSERT INTO notifications (id, tenant_id, status, channels, recipients, content,"
+        " category, priority, critical, metadata, recipient_count, send_at, schedule_name)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            notification_id,
+            tenant_id,
+            status,
+            list(channels),
+            Jsonb(recipients),
+            Jsonb(content),
+            category,
+            priority,
+            critical,
+            Jsonb(metadata),
+            len(recipients),
+            send_at,
+            schedule_name,
+        ),
+    )
+
+
+def get_notification(conn: Connection, tenant_id: str, notification_id: str) -> Row | None:
+    return conn.execute(
+        "SELECT * FROM notifications WHERE id = %s AND tenant_id = %s",
+        (notification_id, tenant_id),
+    ).fetchone()
+
+
+def lock_notification(conn: Connection, tenant_id: str, notification_id: str) -> Row | None:
+    """Select for update: one dispatcher at a time per notification."""
+    return conn.execute(
+        "SELECT * FROM notifications WHERE id = %s AND tenant_id = %s FOR UPDATE",
+        (notification_id, tenant_id),
+    ).fetchone()
+
+
+def mark_processing(conn: Connection, notification_id: str) -> None:
+    conn.execute(
+        "UPDATE notifications SET status = 'processing', dispatched_at = now(), updated_at = now()"
+        " WHERE id = %s",
+        (notification_id,),
+    )
+
+
+def list_notifications(
+    conn: Connection, tenant_id: str, *, status: str | None, after_id: str | None, limit: int
+) -> list[Row]:
+    """Newest first; `after_id` is the last id of the previous page."""
+    return conn.execute(
+        "SELECT id, status, channels, recipient_count, send_at, created_at FROM notifications"
+        " WHERE tenant_id = %s AND (%s::text IS NULL OR status = %s)"
+        " AND (%s::text IS NULL OR id < %s)"
+        " ORDER BY id DESC LIMIT %s",
+        (tenant_id, status, status, after_id, after_id, limit),
+    ).fetchall()
+
+
+def complete_finished(conn: Connection, notification_ids: Sequence[str]) -> list[Row]:
+    """Close notifications none of whose deliveries is still in flight.
+
+    `failed` when every delivery failed, else `completed`. Returns the rows closed now.
+    """
+    return conn.execute(
+        "UPDATE notifications n SET"
+        "  status = CASE WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id"
+        "                             AND d.status NOT IN ('failed', 'bounced'))"
+        "           THEN 'completed' ELSE 'failed' END,"
+        "  completed_at = now(), updated_at = now()"
+        " WHERE n.id = ANY(%s) AND n.status = 'processing'"
+        "  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id"
+        "                  AND d.status IN ('queued', 'deferred', 'sending'))"
+        " RETURNING n.id, n.tenant_id, n.status",
+        (list(notification_ids),),
+    ).fetchall()
+
+
+def find_stalled(conn: Connection, *, older_than: datetime, limit: int) -> list[Row]:
+    """Notifications that should have been dispatched by now but were not.
+
+    Accepted ones whose enqueue was lost, scheduled ones whose schedule never fired.
+    """
+    return conn.execute(
+        "SELECT id, tenant_id FROM notifications"
+        " WHERE (status = 'accepted' AND created_at < %s)"
+        "    OR (status = 'scheduled' AND send_at < %s)"
+        " ORDER BY created_at LIMIT %s",
+        (older_than, older_than, limit),
+    ).fetchall()

@@ -1,0 +1,136 @@
+"""Applying provider status events (SendGrid's Event Webhook) to deliveries."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from herald.db import deliveries
+from herald.db.connection import Database
+
+logger = logging.getLogger(__name__)
+
+# SendGrid event -> delivery status. `processed` confirms what the worker recorded (`sent`).
+SENDGRID_STATUS: dict[str, str] = {
+    "processed": "sent",
+    "deferred": "deferred",
+    "delivered": "delivered",
+    "open": "opened",
+    "click": "clicked",
+    "bounce": "bounced",
+    "dropped": "failed",
+}
+
+# Events arrive out of order (an open can beat its delivered); a status only moves forward.
+# Bounces and drops end a delivery whatever came before.
+_RANK = {
+    "queued": 0,
+    "deferred": 1,
+    "sending": 2,
+    "sent": 3,
+    "delivered": 4,
+    "opened": 5,
+    "clicked": 6,
+    "read": 6,
+    "failed": 10,
+    "bounced": 10,
+    "skipped": 10,
+    "canceled": 10,
+}
+
+
+@dataclass(frozen=True)
+class AppliedEvents:
+    applied: int
+    duplicates: int
+    unmatched: int
+    # For the events topic: (tenant_id, notification_id, delivery_id, channel, status)
+    changes: list[dict[str, Any]]
+
+
+def next_status(current: str, incoming: str) -> str | None:
+    """The status after an event, or None when the event must not move it."""
+    if _RANK[incoming] > _RANK[current]:
+        return incoming
+    return None
+
+
+def apply_sendgrid_events(db: Database, events: list[dict[str, Any]]) -> AppliedEvents:
+    """Record each event once (by sg_event_id) and advance its delivery's status.
+
+    Deliveries are found by the `delivery_id` and `tenant_id` custom args Herald sent; an
+    event whose tenant does not own the delivery is ignored.
+    """
+    wanted = [
+        e
+        for e in events
+        if e.get("event") in SENDGRID_STATUS and isinstance(e.get("delivery_id"), str)
+    ]
+    applied = duplicates = 0
+    changes: list[dict[str, Any]] = []
+    with db.transaction() as conn:
+        rows = {
+            r["id"]: r
+            for r in deliveries.for_update_by_ids(conn, [e["delivery_id"] for e in wanted])
+        }
+        for event in wanted:
+            row = rows.get(event["delivery_id"])
+            if row is None or row["tenant_id"] != event.get("tenant_id"):
+                continue
+            incoming = SENDGRID_STATUS[event["event"]]
+            new_status = next_status(row["status"], incoming)
+            reason = _reason(event) if incoming in ("bounced", "failed") else None
+            recorded = deliveries.apply_provider_event(
+                conn,
+                delivery_id=row["id"],
+                tenant_id=row["tenant_id"],
+                new_status=new_status,
+                history_status=incoming,
+                provider_event_id=str(event.get("sg_event_id") or "") or None,
+                at=_timestamp(event),
+                detail=_detail(event),
+                reason=reason,
+            )
+            if not recorded:
+                duplicates += 1
+                continue
+            applied += 1
+            if new_status is not None:
+                row["status"] = new_status
+                changes.append(
+                    {
+                        "type": f"delivery.{new_status}",
+                        "tenant_id": row["tenant_id"],
+                        "notification_id": row["notification_id"],
+                        "delivery_id": row["id"],
+                        "channel": row["channel"],
+                        "status": new_status,
+                        "at": _timestamp(event).isoformat(),
+                    }
+                )
+    unmatched = len(events) - applied - duplicates
+    if unmatched:
+        logger.info(
+            "sendgrid callback: %d events not applied (unknown type or delivery)", unmatched
+        )
+    return AppliedEvents(
+        applied=applied, duplicates=duplicates, unmatched=unmatched, changes=changes
+    )
+
+
+def _timestamp(event: dict[str, Any]) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(event["timestamp"]), tz=UTC)
+    except (KeyError, TypeError, ValueError):
+        return datetime.now(UTC)
+
+
+def _reason(event: dict[str, Any]) -> str:
+    return str(event.get("reason") or event.get("type") or event["event"])[:500]
+
+
+def _detail(event: dict[str, Any]) -> dict[str, Any]:
+    keys = ("event", "sg_message_id", "reason", "status", "type", "url", "response", "attempt")
+    return {k: event[k] for k in keys if k in event}

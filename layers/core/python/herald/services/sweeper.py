@@ -1,0 +1,79 @@
+"""The sweeper: finds accepted work that stalled and puts it back in the pipeline."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from herald.aws.sqs import MessageQueue
+from herald.db import deliveries, idempotency, notifications
+from herald.db.connection import Database
+from herald.models.messages import DispatchMessage
+from herald.services.delivering import RetryPolicy
+from herald.services.dispatch import pack_messages
+
+logger = logging.getLogger(__name__)
+
+_BATCH = 500
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    notifications_requeued: int
+    deliveries_requeued: int
+    deliveries_failed: int
+    idempotency_keys_expired: int
+
+
+def sweep(
+    db: Database,
+    dispatch_queue: MessageQueue,
+    channel_queues: Mapping[str, MessageQueue],
+    *,
+    grace: timedelta = timedelta(minutes=2),
+    delivery_grace: timedelta = timedelta(minutes=15),
+    policy: RetryPolicy | None = None,
+    now: datetime | None = None,
+) -> SweepResult:
+    """Re-enqueue what should be moving but is not.
+
+    - notifications still `accepted` (enqueue lost) or `scheduled` past their time (schedule
+      lost) -> the dispatch queue;
+    - deliveries in flight that nobody holds (message lost or dead-lettered, lease lapsed)
+      -> their channel queue, or `failed` once out of attempts.
+    Re-enqueueing is harmless: dispatch is idempotent and workers claim before sending.
+    """
+    policy = policy or RetryPolicy()
+    now = now or datetime.now(UTC)
+    with db.transaction() as conn:
+        stalled = notifications.find_stalled(conn, older_than=now - grace, limit=_BATCH)
+        # Deliveries get longer: a large send can keep them queued for minutes legitimately.
+        stuck = deliveries.find_stalled(conn, older_than=now - delivery_grace, limit=_BATCH)
+        exhausted = [d["id"] for d in stuck if d["attempts"] >= policy.max_attempts]
+        failed = deliveries.fail_in_flight(
+            conn, exhausted, "max_attempts", "no successful attempt before the attempt limit"
+        )
+        notifications.complete_finished(conn, list({f["notification_id"] for f in failed}))
+        expired = idempotency.delete_expired(conn)
+
+    dispatch_queue.send_many(
+        [DispatchMessage(tenant_id=n["tenant_id"], notification_id=n["id"]) for n in stalled]
+    )
+    retry = [d for d in stuck if d["attempts"] < policy.max_attempts]
+    by_tenant: dict[str, list[dict[str, Any]]] = {}
+    for d in retry:
+        by_tenant.setdefault(d["tenant_id"], []).append(d)
+    for tenant_id, rows in by_tenant.items():
+        for channel, messages in pack_messages(tenant_id, rows).items():
+            channel_queues[channel].send_many(messages)
+    if stalled or retry or failed:
+        logger.warning(
+            "sweeper: %d notifications and %d deliveries re-enqueued, %d deliveries failed",
+            len(stalled),
+            len(retry),
+            len(failed),
+        )
+    return SweepResult(len(stalled), len(retry), len(failed), expired)

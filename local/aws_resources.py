@@ -1,0 +1,104 @@
+"""Creates, on moto, the AWS resources CDK creates in a real account, with the same shape."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+SCHEDULE_GROUP = "herald"
+SCHEDULER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/herald-scheduler"
+MAX_RECEIVE_COUNT = 5
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    url: str
+    arn: str
+    dlq_url: str
+
+
+@dataclass(frozen=True)
+class Resources:
+    dispatch: Queue
+    email: Queue
+    events_topic_arn: str
+    provider_secret_id: str
+
+    def environment(self) -> dict[str, str]:
+        """The HERALD_* variables the handlers read, as CDK sets them in AWS."""
+        return {
+            "HERALD_DISPATCH_QUEUE_URL": self.dispatch.url,
+            "HERALD_DISPATCH_QUEUE_ARN": self.dispatch.arn,
+            "HERALD_EMAIL_QUEUE_URL": self.email.url,
+            "HERALD_EVENTS_TOPIC_ARN": self.events_topic_arn,
+            "HERALD_SCHEDULE_GROUP": SCHEDULE_GROUP,
+            "HERALD_SCHEDULER_ROLE_ARN": SCHEDULER_ROLE_ARN,
+            "HERALD_PROVIDER_SECRET_ID": self.provider_secret_id,
+        }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _queue(sqs: Any, name: str, visibility_timeout: int) -> Queue:
+    dlq_url = sqs.create_queue(
+        QueueName=f"{name}-dlq", Attributes={"MessageRetentionPeriod": str(14 * 24 * 3600)}
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(visibility_timeout),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+            ),
+        },
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    return Queue(name=name, url=url, arn=arn, dlq_url=dlq_url)
+
+
+def provision(
+    provider_secret: dict[str, str], prefix: str = "herald", visibility_timeout: int = 30
+) -> Resources:
+    """Create queues with DLQs, the events topic, the schedule group and the provider secret.
+
+    Idempotent, so it also serves a restart against a moto that kept its state.
+    """
+    sqs = boto3.client("sqs", region_name=REGION)
+    dispatch = _queue(sqs, f"{prefix}-dispatch", visibility_timeout)
+    email = _queue(sqs, f"{prefix}-email", visibility_timeout)
+    topic_arn = boto3.client("sns", region_name=REGION).create_topic(Name=f"{prefix}-events")[
+        "TopicArn"
+    ]
+    scheduler = boto3.client("scheduler", region_name=REGION)
+    with contextlib.suppress(scheduler.exceptions.ConflictException):
+        scheduler.create_schedule_group(Name=SCHEDULE_GROUP)
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    secret_name = f"{prefix}/providers"
+    try:
+        secret_arn = secrets.create_secret(
+            Name=secret_name, SecretString=json.dumps(provider_secret)
+        )["ARN"]
+    except secrets.exceptions.ResourceExistsException:
+        secret_arn = secrets.put_secret_value(
+            SecretId=secret_name, SecretString=json.dumps(provider_secret)
+        )["ARN"]
+    return Resources(
+        dispatch=dispatch, email=email, events_topic_arn=topic_arn, provider_secret_id=secret_arn
+    )

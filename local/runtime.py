@@ -1,0 +1,248 @@
+"""`herald dev`: the whole of Herald on one machine, running the real handlers.
+
+Embedded PostgreSQL, moto for SQS/SNS/Scheduler/Secrets Manager, an API Gateway emulator,
+SQS event-source-mapping pollers, a Scheduler emulator and a provider simulator.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import secrets
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+
+from local.aws_resources import REGION, Resources, free_port, provision
+from local.gateway import DevRequest, DevResponse, Gateway
+from local.lambda_context import LocalFunction
+from local.pollers import QueuePoller
+from local.scheduler import SchedulerEmulator
+from local.simulator import ProviderSimulator
+
+logger = logging.getLogger("herald.dev")
+
+DEV_TENANT_ID = "ten_dev"
+SWEEP_INTERVAL_SECONDS = 30
+
+
+@dataclass
+class RuntimeConfig:
+    home: Path
+    port: int = 8000
+    host: str = "127.0.0.1"
+    database_url: str | None = None
+    dev_api_key: str | None = None
+    # Real SendGrid instead of the simulator, when given.
+    sendgrid_api_key: str | None = None
+    sendgrid_webhook_public_key: str | None = None
+    simulator_latency_ms: int = 0
+
+    @classmethod
+    def from_environment(cls) -> RuntimeConfig:
+        env = os.environ
+        return cls(
+            home=Path(env.get("HERALD_HOME", ".herald")).resolve(),
+            port=int(env.get("HERALD_PORT", "8000")),
+            database_url=env.get("DATABASE_URL"),
+            dev_api_key=env.get("HERALD_DEV_API_KEY"),
+            sendgrid_api_key=env.get("SENDGRID_API_KEY"),
+            sendgrid_webhook_public_key=env.get("SENDGRID_WEBHOOK_PUBLIC_KEY"),
+            simulator_latency_ms=int(env.get("HERALD_SIMULATOR_LATENCY_MS", "0")),
+        )
+
+
+@dataclass
+class Runtime:
+    config: RuntimeConfig
+    database_url: str = ""
+    api_key: str = ""
+    resources: Resources | None = None
+    simulator: ProviderSimulator | None = None
+    gateway: Gateway | None = None
+    _stoppables: list[Any] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _postgres: Any = None
+
+    def start(self) -> None:
+        """Start every part; returns once the API answers on its port."""
+        self.config.home.mkdir(parents=True, exist_ok=True)
+        self.database_url = self._start_database()
+        from herald.db.migrate import migrate
+
+        applied = migrate(self.database_url)
+        if applied:
+            logger.info("migrations applied: %s", ", ".join(applied))
+        self._start_aws()
+        simulator_key = "SG.local." + secrets.token_urlsafe(24)
+        self.simulator = ProviderSimulator(
+            sendgrid_api_key=simulator_key, latency_ms=self.config.simulator_latency_ms
+        )
+        self.simulator.start()
+        self._stoppables.append(self.simulator)
+        self.resources = provision(self._provider_secret(self.simulator, simulator_key))
+        os.environ.update(self._handler_environment(self.resources, self.simulator))
+
+        api, webhooks, dispatch, email_worker, sweeper = (
+            _import(f"functions.{name}")
+            for name in (
+                "api.handler",
+                "webhooks.handler",
+                "dispatch.handler",
+                "workers.email_worker",
+                "dispatch.sweeper",
+            )
+        )
+        self.api_key = self._seed_dev_tenant()
+
+        sqs = boto3.client("sqs", region_name=REGION)
+        for queue, module, name in (
+            (self.resources.dispatch, dispatch, "dispatch"),
+            (self.resources.email, email_worker, "email-worker"),
+        ):
+            poller = QueuePoller(sqs, queue.url, queue.arn, LocalFunction(name, module.handler, 60))
+            poller.start()
+            self._stoppables.append(poller)
+        scheduler = SchedulerEmulator(boto3.client("scheduler", region_name=REGION), sqs, "herald")
+        scheduler.start()
+        self._stoppables.append(scheduler)
+        sweep_fn = LocalFunction("sweeper", sweeper.handler, 60)
+        threading.Thread(target=self._sweep_forever, args=(sweep_fn,), daemon=True).start()
+
+        self.gateway = Gateway(
+            self.config.host,
+            self.config.port,
+            routes=[
+                ("/v1/callbacks/", LocalFunction("webhooks", webhooks.handler, 10)),
+                ("/", LocalFunction("api", api.handler, 10)),
+            ],
+            dev_routes={"/_dev/outbox": self._outbox_route},
+        )
+        self.gateway.start()
+        self._stoppables.insert(0, self.gateway)
+        self.simulator.set_callback_base_url(self.gateway.url)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for part in self._stoppables:
+            try:
+                part.stop()
+            except Exception:
+                logger.exception("stopping %s", type(part).__name__)
+        self._stoppables.clear()
+        if self._postgres is not None:
+            self._postgres.cleanup()
+            self._postgres = None
+
+    def wait(self) -> None:
+        """Block until SIGINT/SIGTERM, then stop everything."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: self._stop.set())
+        self._stop.wait()
+        self.stop()
+
+    # -- parts --------------------------------------------------------------------------
+
+    def _start_database(self) -> str:
+        if self.config.database_url:
+            return self.config.database_url
+        from local.postgres import start_embedded
+
+        self._postgres, url = start_embedded(self.config.home / "pg")
+        return url
+
+    def _start_aws(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        port = free_port()
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        moto.start()
+        self._stoppables.append(moto)
+        # boto3 in this process (the handlers included) talks to moto, never to AWS.
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_SESSION_TOKEN": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+            }
+        )
+
+    def _provider_secret(self, simulator: ProviderSimulator, simulator_key: str) -> dict[str, str]:
+        if self.config.sendgrid_api_key:
+            return {
+                "sendgrid_api_key": self.config.sendgrid_api_key,
+                "sendgrid_webhook_public_key": self.config.sendgrid_webhook_public_key or "",
+            }
+        return {
+            "sendgrid_api_key": simulator_key,
+            "sendgrid_webhook_public_key": simulator.sendgrid_public_key,
+        }
+
+    def _handler_environment(
+        self, resources: Resources, simulator: ProviderSimulator
+    ) -> dict[str, str]:
+        public_url = f"http://{self.config.host}:{self.config.port}"
+        env = {
+            **resources.environment(),
+            "DATABASE_URL": self.database_url,
+            "HERALD_PUBLIC_BASE_URL": public_url,
+            "POWERTOOLS_SERVICE_NAME": "herald",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        }
+        if not self.config.sendgrid_api_key:
+            env["HERALD_SENDGRID_API_HOST"] = simulator.url
+        return env
+
+    def _seed_dev_tenant(self) -> str:
+        from herald.db.connection import Database
+        from herald.services.auth import generate_key
+        from herald.services.tenants import ensure_tenant_with_key
+
+        key_file = self.config.home / "dev-api-key"
+        key = self.config.dev_api_key
+        if not key and key_file.exists():
+            key = key_file.read_text().strip()
+        key = key or generate_key()
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
+        db = Database(self.database_url)
+        try:
+            ensure_tenant_with_key(db, DEV_TENANT_ID, "Local development", key)
+        finally:
+            db.close()
+        return key
+
+    def _outbox_route(self, request: DevRequest) -> DevResponse:
+        assert self.simulator is not None
+        if request.method == "DELETE":
+            self.simulator.outbox.clear()
+            return DevResponse(204, b"")
+        if request.method == "GET":
+            return DevResponse(200, self.simulator.outbox.list())
+        return DevResponse(
+            405, {"error": {"code": "METHOD_NOT_ALLOWED", "message": "GET or DELETE"}}
+        )
+
+    def _sweep_forever(self, sweeper: LocalFunction) -> None:
+        # EventBridge runs the sweeper every few minutes in AWS; locally it runs at start
+        # too, so a restart picks up what an interrupted run left behind.
+        while not self._stop.is_set():
+            try:
+                sweeper.invoke({"source": "herald.local", "detail-type": "Scheduled Event"})
+            except Exception:
+                logger.exception("sweeper failed")
+            self._stop.wait(SWEEP_INTERVAL_SECONDS)
+
+
+def _import(module: str) -> ModuleType:
+    return importlib.import_module(module)

@@ -1,0 +1,186 @@
+"""Integration harness: the real handlers, configured as CDK configures them, on real parts.
+
+The provider simulator stands in for SendGrid; the real `sendgrid` client talks to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import psycopg
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from herald.db.connection import Database
+from herald.services.tenants import create_tenant
+from local.aws_resources import REGION, Resources, provision
+from local.simulator import ProviderSimulator
+
+SIMULATOR_KEY = "SG.integration-tests"
+
+
+@dataclass
+class Stack:
+    """What a test needs to drive Herald through its handlers."""
+
+    resources: Resources
+    simulator: ProviderSimulator
+    db: Database
+    handlers: dict[str, ModuleType]
+    # Signs SendGrid Event Webhook payloads as SendGrid does; its public key is in the secret.
+    callback_key: ec.EllipticCurvePrivateKey
+
+    def sign_sendgrid(self, payload: str, timestamp: str | None = None) -> dict[str, str]:
+        timestamp = timestamp or str(int(time.time()))
+        signature = self.callback_key.sign((timestamp + payload).encode(), ec.ECDSA(hashes.SHA256()))
+        return {
+            "x-twilio-email-event-webhook-signature": base64.b64encode(signature).decode(),
+            "x-twilio-email-event-webhook-timestamp": timestamp,
+        }
+
+    def sqs(self) -> Any:
+        return boto3.client("sqs", region_name=REGION)
+
+    def drain(self, queue_url: str) -> list[dict[str, Any]]:
+        """Receive (and delete) every message now on a queue."""
+        sqs = self.sqs()
+        messages: list[dict[str, Any]] = []
+        while True:
+            batch = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                AttributeNames=["All"], MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not batch:
+                return messages
+            messages.extend(batch)
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+            )
+
+
+@pytest.fixture(scope="session")
+def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
+    # No callback URL: the simulator records sends but posts no events; tests post their own.
+    simulator = ProviderSimulator(sendgrid_api_key=SIMULATOR_KEY)
+    simulator.start()
+    callback_key = ec.generate_private_key(ec.SECP256R1())
+    public_der = callback_key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    resources = provision(
+        {"sendgrid_api_key": SIMULATOR_KEY,
+         "sendgrid_webhook_public_key": base64.b64encode(public_der).decode()}
+    )
+    os.environ.update({
+        **resources.environment(),
+        "DATABASE_URL": database_url,
+        "HERALD_SENDGRID_API_HOST": simulator.url,
+        "HERALD_RETRY_BASE_SECONDS": "0",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "herald",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    })
+    handlers = {
+        name: importlib.import_module(f"functions.{name}")
+        for name in ("api.handler", "webhooks.handler", "dispatch.handler", "workers.email_worker",
+                     "dispatch.sweeper")
+    }
+    db = Database(database_url)
+    yield Stack(resources=resources, simulator=simulator, db=db, handlers=handlers,
+                callback_key=callback_key)
+    db.close()
+    simulator.stop()
+
+
+@pytest.fixture(autouse=True)
+def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Empty tables, queues and outbox before each integration test."""
+    if "stack" not in request.fixturenames:
+        yield
+        return
+    stack: Stack = request.getfixturevalue("stack")
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute(
+            "TRUNCATE delivery_events, deliveries, idempotency_keys, notifications, api_keys,"
+            " tenants CASCADE"
+        )
+    sqs = stack.sqs()
+    for queue in (stack.resources.dispatch, stack.resources.email):
+        for url in (queue.url, queue.dlq_url):
+            sqs.purge_queue(QueueUrl=url)
+    stack.simulator.outbox.clear()
+    yield
+
+
+@dataclass
+class Tenant:
+    id: str
+    key: str
+
+
+@pytest.fixture
+def tenant(stack: Stack) -> Tenant:
+    tenant_id, key = create_tenant(stack.db, "Acme")
+    return Tenant(tenant_id, key.key)
+
+
+@pytest.fixture
+def other_tenant(stack: Stack) -> Tenant:
+    tenant_id, key = create_tenant(stack.db, "Globex")
+    return Tenant(tenant_id, key.key)
+
+
+def http_event(
+    method: str, path: str, *, key: str | None = None, body: Any = None,
+    headers: dict[str, str] | None = None, query: dict[str, str] | None = None, raw_body: str | None = None,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event, as API Gateway sends it."""
+    event: dict[str, Any] = json.loads(json.dumps(_EVENT_TEMPLATE))
+    all_headers = {"content-type": "application/json", **(headers or {})}
+    if key is not None:
+        all_headers["authorization"] = f"Bearer {key}"
+    event["headers"] = {k.lower(): v for k, v in all_headers.items()}
+    event["rawPath"] = path
+    event["requestContext"]["http"]["method"] = method
+    event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["requestId"] = uuid.uuid4().hex
+    if query:
+        event["queryStringParameters"] = query
+        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
+    if raw_body is not None:
+        event["body"] = raw_body
+    elif body is not None:
+        event["body"] = json.dumps(body)
+    return event
+
+
+_EVENT_TEMPLATE = json.loads(
+    (Path(__file__).resolve().parent.parent / "fixtures" / "apigw_http_event.json").read_text()
+)
+
+
+class LambdaContext:
+    function_name = "test"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
+    aws_request_id = "test-request"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
+Invoke = Callable[..., dict[str, Any]]
