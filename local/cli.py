@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     tenant.set_defaults(run=_create_tenant)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # moto's HTTP server and the AWS/HTTP clients log every request at INFO.
+    for chatty in ("werkzeug", "botocore", "boto3", "httpx", "urllib3"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     return int(args.run(args))
 
 

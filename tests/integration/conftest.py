@@ -22,9 +22,9 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-
 from herald.db.connection import Database
 from herald.services.tenants import create_tenant
+
 from local.aws_resources import REGION, Resources, provision
 from local.simulator import ProviderSimulator
 
@@ -44,7 +44,9 @@ class Stack:
 
     def sign_sendgrid(self, payload: str, timestamp: str | None = None) -> dict[str, str]:
         timestamp = timestamp or str(int(time.time()))
-        signature = self.callback_key.sign((timestamp + payload).encode(), ec.ECDSA(hashes.SHA256()))
+        signature = self.callback_key.sign(
+            (timestamp + payload).encode(), ec.ECDSA(hashes.SHA256())
+        )
         return {
             "x-twilio-email-event-webhook-signature": base64.b64encode(signature).decode(),
             "x-twilio-email-event-webhook-timestamp": timestamp,
@@ -59,15 +61,20 @@ class Stack:
         messages: list[dict[str, Any]] = []
         while True:
             batch = sqs.receive_message(
-                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                AttributeNames=["All"], MessageAttributeNames=["All"],
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
             ).get("Messages", [])
             if not batch:
                 return messages
             messages.extend(batch)
             sqs.delete_message_batch(
                 QueueUrl=queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
+                ],
             )
 
 
@@ -81,26 +88,40 @@ def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     resources = provision(
-        {"sendgrid_api_key": SIMULATOR_KEY,
-         "sendgrid_webhook_public_key": base64.b64encode(public_der).decode()}
+        {
+            "sendgrid_api_key": SIMULATOR_KEY,
+            "sendgrid_webhook_public_key": base64.b64encode(public_der).decode(),
+        }
     )
-    os.environ.update({
-        **resources.environment(),
-        "DATABASE_URL": database_url,
-        "HERALD_SENDGRID_API_HOST": simulator.url,
-        "HERALD_RETRY_BASE_SECONDS": "0",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_SERVICE_NAME": "herald",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    })
+    os.environ.update(
+        {
+            **resources.environment(),
+            "DATABASE_URL": database_url,
+            "HERALD_SENDGRID_API_HOST": simulator.url,
+            "HERALD_RETRY_BASE_SECONDS": "0",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_SERVICE_NAME": "herald",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
+    )
     handlers = {
         name: importlib.import_module(f"functions.{name}")
-        for name in ("api.handler", "webhooks.handler", "dispatch.handler", "workers.email_worker",
-                     "dispatch.sweeper")
+        for name in (
+            "api.handler",
+            "webhooks.handler",
+            "dispatch.handler",
+            "workers.email_worker",
+            "dispatch.sweeper",
+        )
     }
     db = Database(database_url)
-    yield Stack(resources=resources, simulator=simulator, db=db, handlers=handlers,
-                callback_key=callback_key)
+    yield Stack(
+        resources=resources,
+        simulator=simulator,
+        db=db,
+        handlers=handlers,
+        callback_key=callback_key,
+    )
     db.close()
     simulator.stop()
 
@@ -144,8 +165,14 @@ def other_tenant(stack: Stack) -> Tenant:
 
 
 def http_event(
-    method: str, path: str, *, key: str | None = None, body: Any = None,
-    headers: dict[str, str] | None = None, query: dict[str, str] | None = None, raw_body: str | None = None,
+    method: str,
+    path: str,
+    *,
+    key: str | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    raw_body: str | None = None,
 ) -> dict[str, Any]:
     """An API Gateway HTTP API (payload 2.0) event, as API Gateway sends it."""
     event: dict[str, Any] = json.loads(json.dumps(_EVENT_TEMPLATE))

@@ -10,16 +10,22 @@ from local.pollers import QueuePoller
 from tests.integration.conftest import LambdaContext, Stack, http_event
 
 
-def call_api(stack: Stack, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, str], Any]:
+def call_api(
+    stack: Stack, method: str, path: str, **kwargs: Any
+) -> tuple[int, dict[str, str], Any]:
     """Invoke the API function with a payload-2.0 event; return status, headers, JSON body."""
-    response = stack.handlers["api.handler"].handler(http_event(method, path, **kwargs), LambdaContext())
+    response = stack.handlers["api.handler"].handler(
+        http_event(method, path, **kwargs), LambdaContext()
+    )
     body = response.get("body")
     parsed = json.loads(body) if body else None
     headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
     return response["statusCode"], headers, parsed
 
 
-def call_callback(stack: Stack, path: str, payload: str, headers: dict[str, str]) -> tuple[int, Any]:
+def call_callback(
+    stack: Stack, path: str, payload: str, headers: dict[str, str]
+) -> tuple[int, Any]:
     event = http_event("POST", path, raw_body=payload, headers=headers)
     response = stack.handlers["webhooks.handler"].handler(event, LambdaContext())
     return response["statusCode"], json.loads(response["body"])
@@ -49,10 +55,17 @@ def _poll(stack: Stack, queue: Any, module: str) -> int:
     return total
 
 
-def email_body(recipients: list[str], subject: str = "Your order shipped", **extra: Any) -> dict[str, Any]:
+def email_body(
+    recipients: list[str], subject: str = "Your order shipped", **extra: Any
+) -> dict[str, Any]:
     return {
         "recipients": [{"email": r} for r in recipients],
-        "content": {"email": {"subject": subject, "text": "It is on its way.",
-                              "html": "<p>It is on its way.</p>"}},
+        "content": {
+            "email": {
+                "subject": subject,
+                "text": "It is on its way.",
+                "html": "<p>It is on its way.</p>",
+            }
+        },
         **extra,
     }

@@ -11,7 +11,8 @@ from tests.integration.pipeline import call_api, email_body
 def _counts(stack: Stack) -> tuple[int, int]:
     with stack.db.transaction() as conn:
         row = conn.execute(
-            "SELECT (SELECT count(*) FROM notifications) AS n, (SELECT count(*) FROM idempotency_keys) AS k"
+            "SELECT (SELECT count(*) FROM notifications) AS n,"
+            " (SELECT count(*) FROM idempotency_keys) AS k"
         ).fetchone()
     assert row is not None
     return row["n"], row["k"]
@@ -28,7 +29,9 @@ def test_a_request_without_a_valid_key_is_401(stack: Stack, authorization: str |
     headers = {"authorization": authorization} if authorization is not None else {}
 
     # when
-    status, _, body = call_api(stack, "POST", "/v1/notifications", body=email_body(["a@example.com"]), headers=headers)
+    status, _, body = call_api(
+        stack, "POST", "/v1/notifications", body=email_body(["a@example.com"]), headers=headers
+    )
 
     # then
     assert status == 401
@@ -39,12 +42,18 @@ def test_a_request_without_a_valid_key_is_401(stack: Stack, authorization: str |
 def test_a_key_without_the_scope_is_403(stack: Stack, tenant: Tenant) -> None:
     # given a read-only key created through the API
     status, _, created = call_api(
-        stack, "POST", "/v1/api-keys", key=tenant.key, body={"name": "dashboard", "scopes": ["read"]}
+        stack,
+        "POST",
+        "/v1/api-keys",
+        key=tenant.key,
+        body={"name": "dashboard", "scopes": ["read"]},
     )
     assert status == 201 and created["key"].startswith("hk_") and created["scopes"] == ["read"]
 
     # when it tries to send
-    status, _, body = call_api(stack, "POST", "/v1/notifications", key=created["key"], body=email_body(["a@example.com"]))
+    status, _, body = call_api(
+        stack, "POST", "/v1/notifications", key=created["key"], body=email_body(["a@example.com"])
+    )
 
     # then
     assert status == 403 and body["error"]["code"] == "FORBIDDEN"
@@ -53,14 +62,18 @@ def test_a_key_without_the_scope_is_403(stack: Stack, tenant: Tenant) -> None:
 
 def test_a_revoked_key_is_401(stack: Stack, tenant: Tenant) -> None:
     # given
-    _, _, created = call_api(stack, "POST", "/v1/api-keys", key=tenant.key, body={"scopes": ["send"]})
+    _, _, created = call_api(
+        stack, "POST", "/v1/api-keys", key=tenant.key, body={"scopes": ["send"]}
+    )
 
     # when
     status, _, _ = call_api(stack, "DELETE", f"/v1/api-keys/{created['id']}", key=tenant.key)
 
     # then
     assert status == 204
-    status, _, _ = call_api(stack, "POST", "/v1/notifications", key=created["key"], body=email_body(["a@example.com"]))
+    status, _, _ = call_api(
+        stack, "POST", "/v1/notifications", key=created["key"], body=email_body(["a@example.com"])
+    )
     assert status == 401
 
 
@@ -68,11 +81,17 @@ def test_a_tenant_cannot_see_another_tenants_notification(
     stack: Stack, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     # given
-    _, _, accepted = call_api(stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["a@example.com"]))
+    _, _, accepted = call_api(
+        stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["a@example.com"])
+    )
 
     # when
-    status, _, body = call_api(stack, "GET", f"/v1/notifications/{accepted['id']}", key=other_tenant.key)
-    cancel, _, _ = call_api(stack, "POST", f"/v1/notifications/{accepted['id']}/cancel", key=other_tenant.key)
+    status, _, body = call_api(
+        stack, "GET", f"/v1/notifications/{accepted['id']}", key=other_tenant.key
+    )
+    cancel, _, _ = call_api(
+        stack, "POST", f"/v1/notifications/{accepted['id']}/cancel", key=other_tenant.key
+    )
     _, _, listing = call_api(stack, "GET", "/v1/notifications", key=other_tenant.key)
 
     # then
@@ -86,16 +105,24 @@ def test_a_tenant_cannot_see_another_tenants_notification(
 @pytest.mark.parametrize(
     ("mutate", "field"),
     [
-        (lambda b: b["recipients"].__setitem__(0, {"email": "not-an-email"}), "recipients[0].email"),
+        (
+            lambda b: b["recipients"].__setitem__(0, {"email": "not-an-email"}),
+            "recipients[0].email",
+        ),
         (lambda b: b.__setitem__("channels", ["pigeon"]), "channels[0]"),
         (lambda b: b.__setitem__("recipients", []), "recipients"),
-        (lambda b: b["content"]["email"].__setitem__("subject", "x" * 999), "content.email.subject"),
+        (
+            lambda b: b["content"]["email"].__setitem__("subject", "x" * 999),
+            "content.email.subject",
+        ),
         (lambda b: b["recipients"].__setitem__(0, {"phone": "12"}), "recipients[0].phone"),
         (lambda b: b.__setitem__("surprise", 1), "surprise"),
         (lambda b: b["recipients"].__setitem__(0, {}), "recipients[0]"),
     ],
 )
-def test_a_malformed_body_is_400_naming_the_field(stack: Stack, tenant: Tenant, mutate, field: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_malformed_body_is_400_naming_the_field(
+    stack: Stack, tenant: Tenant, mutate, field: str
+) -> None:  # type: ignore[no-untyped-def]
     # given
     body = email_body(["a@example.com"])
     mutate(body)
@@ -112,7 +139,9 @@ def test_a_malformed_body_is_400_naming_the_field(stack: Stack, tenant: Tenant, 
 
 
 def test_a_body_that_is_not_json_is_400(stack: Stack, tenant: Tenant) -> None:
-    status, _, error = call_api(stack, "POST", "/v1/notifications", key=tenant.key, raw_body="{nope")
+    status, _, error = call_api(
+        stack, "POST", "/v1/notifications", key=tenant.key, raw_body="{nope"
+    )
     assert status == 400 and error["error"]["code"] == "VALIDATION_ERROR"
 
 
@@ -137,7 +166,9 @@ def test_a_body_over_one_megabyte_is_413(stack: Stack, tenant: Tenant) -> None:
         ({"template": "order_shipped", "content": None}, "template 'order_shipped' not found"),
     ],
 )
-def test_a_business_rule_violation_is_422(stack: Stack, tenant: Tenant, changes: dict, message: str) -> None:  # type: ignore[type-arg]
+def test_a_business_rule_violation_is_422(
+    stack: Stack, tenant: Tenant, changes: dict, message: str
+) -> None:  # type: ignore[type-arg]
     # given
     body = {**email_body(["a@example.com"]), **changes}
     body = {k: v for k, v in body.items() if v is not None}
@@ -155,10 +186,14 @@ def test_an_idempotent_replay_returns_the_first_response(stack: Stack, tenant: T
     # given
     body = email_body(["a@example.com"])
     headers = {"Idempotency-Key": "order-123-shipped"}
-    first_status, first_headers, first = call_api(stack, "POST", "/v1/notifications", key=tenant.key, body=body, headers=headers)
+    first_status, first_headers, first = call_api(
+        stack, "POST", "/v1/notifications", key=tenant.key, body=body, headers=headers
+    )
 
     # when
-    status, replay_headers, replay = call_api(stack, "POST", "/v1/notifications", key=tenant.key, body=body, headers=headers)
+    status, replay_headers, replay = call_api(
+        stack, "POST", "/v1/notifications", key=tenant.key, body=body, headers=headers
+    )
 
     # then
     assert (first_status, status) == (202, 202)
@@ -172,30 +207,71 @@ def test_an_idempotent_replay_returns_the_first_response(stack: Stack, tenant: T
 def test_an_idempotency_key_reused_with_another_body_is_409(stack: Stack, tenant: Tenant) -> None:
     # given
     headers = {"Idempotency-Key": "k-1"}
-    call_api(stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["a@example.com"]), headers=headers)
+    call_api(
+        stack,
+        "POST",
+        "/v1/notifications",
+        key=tenant.key,
+        body=email_body(["a@example.com"]),
+        headers=headers,
+    )
 
     # when
-    status, _, error = call_api(stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["b@example.com"]), headers=headers)
+    status, _, error = call_api(
+        stack,
+        "POST",
+        "/v1/notifications",
+        key=tenant.key,
+        body=email_body(["b@example.com"]),
+        headers=headers,
+    )
 
     # then
     assert status == 409 and error["error"]["code"] == "CONFLICT"
     assert _counts(stack) == (1, 1)
 
 
-def test_idempotency_keys_are_per_tenant(stack: Stack, tenant: Tenant, other_tenant: Tenant) -> None:
+def test_idempotency_keys_are_per_tenant(
+    stack: Stack, tenant: Tenant, other_tenant: Tenant
+) -> None:
     headers = {"Idempotency-Key": "same"}
-    _, _, first = call_api(stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["a@example.com"]), headers=headers)
-    _, _, second = call_api(stack, "POST", "/v1/notifications", key=other_tenant.key, body=email_body(["b@example.com"]), headers=headers)
+    _, _, first = call_api(
+        stack,
+        "POST",
+        "/v1/notifications",
+        key=tenant.key,
+        body=email_body(["a@example.com"]),
+        headers=headers,
+    )
+    _, _, second = call_api(
+        stack,
+        "POST",
+        "/v1/notifications",
+        key=other_tenant.key,
+        body=email_body(["b@example.com"]),
+        headers=headers,
+    )
     assert first["id"] != second["id"]
 
 
 def test_notifications_are_listed_newest_first_with_a_cursor(stack: Stack, tenant: Tenant) -> None:
     # given
-    ids = [call_api(stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["a@example.com"]))[2]["id"] for _ in range(3)]
+    ids = [
+        call_api(
+            stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["a@example.com"])
+        )[2]["id"]
+        for _ in range(3)
+    ]
 
     # when
     _, _, page1 = call_api(stack, "GET", "/v1/notifications", key=tenant.key, query={"limit": "2"})
-    _, _, page2 = call_api(stack, "GET", "/v1/notifications", key=tenant.key, query={"limit": "2", "cursor": page1["next_cursor"]})
+    _, _, page2 = call_api(
+        stack,
+        "GET",
+        "/v1/notifications",
+        key=tenant.key,
+        query={"limit": "2", "cursor": page1["next_cursor"]},
+    )
 
     # then
     assert [n["id"] for n in page1["items"]] == ids[::-1][:2]
@@ -206,6 +282,11 @@ def test_notifications_are_listed_newest_first_with_a_cursor(stack: Stack, tenan
 def test_the_openapi_document_describes_the_api(stack: Stack) -> None:
     status, _, document = call_api(stack, "GET", "/v1/openapi.json")
     assert status == 200
-    assert {"/v1/notifications", "/v1/notifications/{notification_id}", "/v1/api-keys", "/v1/health"} <= set(document["paths"])
+    assert {
+        "/v1/notifications",
+        "/v1/notifications/{notification_id}",
+        "/v1/api-keys",
+        "/v1/health",
+    } <= set(document["paths"])
     docs = stack.handlers["api.handler"].handler(http_event("GET", "/v1/docs"), LambdaContext())
     assert docs["statusCode"] == 200 and "swagger" in docs["body"].lower()

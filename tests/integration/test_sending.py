@@ -33,7 +33,9 @@ def test_an_email_to_several_recipients_is_sent_to_each(stack: Stack, tenant: Te
     assert {m["subject"] for m in outbox} == {"Your order shipped"}
     assert {m["text"] for m in outbox} == {"It is on its way."}
     assert {m["html"] for m in outbox} == {"<p>It is on its way.</p>"}
-    _, _, notification = call_api(stack, "GET", f"/v1/notifications/{accepted['id']}", key=tenant.key)
+    _, _, notification = call_api(
+        stack, "GET", f"/v1/notifications/{accepted['id']}", key=tenant.key
+    )
     assert notification["status"] == "completed"
     assert [d["status"] for d in notification["deliveries"]] == ["sent", "sent"]
     for delivery in notification["deliveries"]:
@@ -42,7 +44,9 @@ def test_an_email_to_several_recipients_is_sent_to_each(stack: Stack, tenant: Te
         assert [e["status"] for e in delivery["events"]] == ["queued", "sending", "sent"]
 
 
-def test_dispatch_packs_many_deliveries_into_few_channel_messages(stack: Stack, tenant: Tenant) -> None:
+def test_dispatch_packs_many_deliveries_into_few_channel_messages(
+    stack: Stack, tenant: Tenant
+) -> None:
     # given 120 recipients
     body = email_body([f"user{i}@example.com" for i in range(120)])
     call_api(stack, "POST", "/v1/notifications", key=tenant.key, body=body)
@@ -58,7 +62,9 @@ def test_dispatch_packs_many_deliveries_into_few_channel_messages(stack: Stack, 
 
 def test_a_redelivered_message_never_sends_twice(stack: Stack, tenant: Tenant) -> None:
     # given a sent notification, and a copy of its email-queue message
-    call_api(stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["ada@example.com"]))
+    call_api(
+        stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["ada@example.com"])
+    )
     run_dispatch(stack)
     message = stack.drain(stack.resources.email.url)[0]
     stack.sqs().send_message(QueueUrl=stack.resources.email.url, MessageBody=message["Body"])
@@ -73,7 +79,9 @@ def test_a_redelivered_message_never_sends_twice(stack: Stack, tenant: Tenant) -
 
 def test_a_redelivered_dispatch_creates_no_second_delivery(stack: Stack, tenant: Tenant) -> None:
     # given
-    call_api(stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["ada@example.com"]))
+    call_api(
+        stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["ada@example.com"])
+    )
     message = stack.drain(stack.resources.dispatch.url)[0]
     for _ in range(2):
         stack.sqs().send_message(QueueUrl=stack.resources.dispatch.url, MessageBody=message["Body"])
@@ -100,7 +108,9 @@ def test_a_recipient_without_an_email_address_is_skipped_with_a_reason(
     run_pipeline(stack)
 
     # then
-    _, _, notification = call_api(stack, "GET", f"/v1/notifications/{accepted['id']}", key=tenant.key)
+    _, _, notification = call_api(
+        stack, "GET", f"/v1/notifications/{accepted['id']}", key=tenant.key
+    )
     by_status = {d["status"]: d for d in notification["deliveries"]}
     assert by_status["skipped"]["reason"] == "no_address"
     assert by_status["sent"]["recipient"] == {"email": "ada@example.com"}
@@ -110,14 +120,20 @@ def test_a_recipient_without_an_email_address_is_skipped_with_a_reason(
 def test_throttled_sends_are_retried_then_fail_with_a_reason(stack: Stack, tenant: Tenant) -> None:
     # given the provider answers 429 to this address every time (retry delay 0 in tests)
     _, _, accepted = call_api(
-        stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["ratelimit@example.com"])
+        stack,
+        "POST",
+        "/v1/notifications",
+        key=tenant.key,
+        body=email_body(["ratelimit@example.com"]),
     )
 
     # when
     run_pipeline(stack)
 
     # then five attempts, then failed, and the notification is closed as failed
-    _, _, notification = call_api(stack, "GET", f"/v1/notifications/{accepted['id']}", key=tenant.key)
+    _, _, notification = call_api(
+        stack, "GET", f"/v1/notifications/{accepted['id']}", key=tenant.key
+    )
     delivery = notification["deliveries"][0]
     assert delivery["status"] == "failed"
     assert delivery["attempts"] == 5
@@ -137,12 +153,20 @@ def test_a_rejected_send_fails_at_once(stack: Stack, tenant: Tenant) -> None:
     run_pipeline(stack)
 
     # then
-    _, _, notification = call_api(stack, "GET", f"/v1/notifications/{accepted['id']}", key=tenant.key)
+    _, _, notification = call_api(
+        stack, "GET", f"/v1/notifications/{accepted['id']}", key=tenant.key
+    )
     delivery = notification["deliveries"][0]
-    assert (delivery["status"], delivery["attempts"], delivery["reason"]) == ("failed", 1, "rejected")
+    assert (delivery["status"], delivery["attempts"], delivery["reason"]) == (
+        "failed",
+        1,
+        "rejected",
+    )
 
 
-def test_send_at_creates_a_one_time_schedule_instead_of_a_message(stack: Stack, tenant: Tenant) -> None:
+def test_send_at_creates_a_one_time_schedule_instead_of_a_message(
+    stack: Stack, tenant: Tenant
+) -> None:
     # given
     send_at = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
     body = email_body(["ada@example.com"], send_at=send_at.isoformat())
@@ -162,28 +186,43 @@ def test_send_at_creates_a_one_time_schedule_instead_of_a_message(stack: Stack, 
     assert accepted["id"] in schedule["Target"]["Input"]
 
 
-def test_canceling_a_scheduled_notification_deletes_its_schedule(stack: Stack, tenant: Tenant) -> None:
+def test_canceling_a_scheduled_notification_deletes_its_schedule(
+    stack: Stack, tenant: Tenant
+) -> None:
     # given
     send_at = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     _, _, accepted = call_api(
-        stack, "POST", "/v1/notifications", key=tenant.key,
+        stack,
+        "POST",
+        "/v1/notifications",
+        key=tenant.key,
         body=email_body(["ada@example.com"], send_at=send_at),
     )
 
     # when
-    status, _, canceled = call_api(stack, "POST", f"/v1/notifications/{accepted['id']}/cancel", key=tenant.key)
-    again, _, error = call_api(stack, "POST", f"/v1/notifications/{accepted['id']}/cancel", key=tenant.key)
+    status, _, canceled = call_api(
+        stack, "POST", f"/v1/notifications/{accepted['id']}/cancel", key=tenant.key
+    )
+    again, _, error = call_api(
+        stack, "POST", f"/v1/notifications/{accepted['id']}/cancel", key=tenant.key
+    )
 
     # then
     assert status == 200 and canceled["status"] == "canceled"
     assert again == 409 and error["error"]["code"] == "CONFLICT"
-    schedules = boto3.client("scheduler", region_name="us-east-1").list_schedules(GroupName="herald")
+    schedules = boto3.client("scheduler", region_name="us-east-1").list_schedules(
+        GroupName="herald"
+    )
     assert accepted["id"] not in [s["Name"] for s in schedules["Schedules"]]
 
 
-def test_the_sweeper_dispatches_a_notification_whose_enqueue_was_lost(stack: Stack, tenant: Tenant) -> None:
+def test_the_sweeper_dispatches_a_notification_whose_enqueue_was_lost(
+    stack: Stack, tenant: Tenant
+) -> None:
     # given an accepted notification whose dispatch message vanished, three minutes ago
-    _, _, accepted = call_api(stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["ada@example.com"]))
+    _, _, accepted = call_api(
+        stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["ada@example.com"])
+    )
     stack.drain(stack.resources.dispatch.url)
     with stack.db.transaction() as conn:
         conn.execute("UPDATE notifications SET created_at = now() - interval '3 minutes'")
@@ -193,6 +232,8 @@ def test_the_sweeper_dispatches_a_notification_whose_enqueue_was_lost(stack: Sta
     run_pipeline(stack)
 
     # then
-    _, _, notification = call_api(stack, "GET", f"/v1/notifications/{accepted['id']}", key=tenant.key)
+    _, _, notification = call_api(
+        stack, "GET", f"/v1/notifications/{accepted['id']}", key=tenant.key
+    )
     assert notification["status"] == "completed"
     assert len(stack.simulator.outbox.list()) == 1

@@ -22,9 +22,7 @@ def create_api_key(
     body: CreateApiKeyRequest, principal: Annotated[Principal, Depends(scope("admin"))]
 ) -> Response[ApiKeyCreated]:
     created = tenants.create_api_key(db, principal.tenant_id, body.name, body.scopes)
-    return Response(
-        status_code=201, content_type=content_types.APPLICATION_JSON, body=created
-    )
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=created)
 
 
 @router.delete("/v1/api-keys/<key_id>", tags=["API keys"], summary="Revoke an API key")

@@ -46,7 +46,7 @@ def send_notification(
     return Response(
         status_code=result.status_code,
         content_type=content_types.APPLICATION_JSON,
-        body=result.body,
+        body=NotificationAccepted.model_validate(result.body),
         headers=headers,
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -18,8 +18,14 @@ class OneTimeScheduler:
         self._client = client or boto3.client("scheduler")
 
     def schedule(self, name: str, at: datetime, payload: str) -> None:
-        """Create a schedule firing once at `at` (UTC, whole seconds) and deleting itself."""
-        when = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        """Create a schedule firing once at `at` and deleting itself.
+
+        at() takes whole seconds: a fractional instant is rounded up, never fired early.
+        """
+        at = at.astimezone(UTC)
+        if at.microsecond:
+            at = at.replace(microsecond=0) + timedelta(seconds=1)
+        when = at.strftime("%Y-%m-%dT%H:%M:%S")
         self._client.create_schedule(
             Name=name,
             GroupName=self.group,

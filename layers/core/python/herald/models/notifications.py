@@ -74,7 +74,7 @@ class Content(BaseModel):
     email: EmailContent | None = None
 
     def channels(self) -> list[Channel]:
-        return [name for name in ("email",) if getattr(self, name) is not None]  # type: ignore[misc]
+        return [name for name in ("email",) if getattr(self, name) is not None]
 
 
 class SendNotificationRequest(BaseModel):

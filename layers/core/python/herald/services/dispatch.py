@@ -59,7 +59,7 @@ def pack_messages(tenant_id: str, rows: list[dict[str, Any]]) -> dict[str, list[
                 tenant_id=tenant_id,
                 channel=channel,
                 delivery_ids=ids[i : i + MAX_DELIVERIES_PER_MESSAGE],
-            )  # type: ignore[arg-type]
+            )
             for i in range(0, len(ids), MAX_DELIVERIES_PER_MESSAGE)
         ]
         for channel, ids in by_channel.items()

@@ -80,6 +80,10 @@ def apply_sendgrid_events(db: Database, events: list[dict[str, Any]]) -> Applied
             if row is None or row["tenant_id"] != event.get("tenant_id"):
                 continue
             incoming = SENDGRID_STATUS[event["event"]]
+            if incoming == row["status"]:
+                # `processed` after the worker recorded `sent`, a second open: no news.
+                duplicates += 1
+                continue
             new_status = next_status(row["status"], incoming)
             reason = _reason(event) if incoming in ("bounced", "failed") else None
             recorded = deliveries.apply_provider_event(
