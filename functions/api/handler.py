@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -23,20 +25,22 @@ app.include_router(notifications.router)
 app.include_router(api_keys.router)
 app.include_router(operations.router)
 errors.register(app)
-app.enable_swagger(
-    path="/v1/docs",
+app.configure_openapi(
     title="Herald",
     version="1",
     description="Multi-channel notifications: email, SMS, WhatsApp, push, web push, in-app inbox"
-    " and webhooks.",
+    " and webhooks. Authenticate with `Authorization: Bearer <api key>`.",
+    security_schemes={"apiKey": HTTPBearer(description="A Herald API key")},
+    security=[{"apiKey": []}],
 )
+app.enable_swagger(path="/v1/docs")
 
 
 @app.get("/v1/openapi.json", include_in_schema=False)
+@functools.cache
 def openapi_document() -> dict[str, Any]:
-    return app.get_openapi_schema(title="Herald", version="1").model_dump(
-        mode="json", by_alias=True, exclude_none=True
-    )
+    # Built once per execution environment: the routes do not change at run time.
+    return app.get_openapi_schema().model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def _body_size(event: dict[str, Any]) -> int:

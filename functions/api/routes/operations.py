@@ -11,7 +11,9 @@ from functions.api.dependencies import db
 router = APIGatewayHttpRouter()
 
 
-@router.get("/v1/health", tags=["Operations"], summary="Liveness and database reachability")
+@router.get(
+    "/v1/health", tags=["Operations"], summary="Liveness and database reachability", security=[]
+)
 def health() -> dict[str, Any]:
     with db.transaction() as conn:
         conn.execute("SELECT 1")

@@ -1,0 +1,30 @@
+"""Print the API's OpenAPI document, generated from the code (`make openapi`).
+
+The committed copy, docs/openapi.json, is compared with a fresh one by the tests, so a change
+to the contract is always a deliberate, reviewed diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+
+def document() -> dict[str, object]:
+    # The API module builds its clients at import; generating the document needs none of
+    # them to work, only to be constructible.
+    for name, value in {
+        "DATABASE_URL": "postgresql://unused/herald",
+        "HERALD_DISPATCH_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/unused",
+        "HERALD_DISPATCH_QUEUE_ARN": "arn:aws:sqs:us-east-1:123456789012:unused",
+        "HERALD_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/unused",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        os.environ.setdefault(name, value)
+    from functions.api.handler import openapi_document
+
+    return openapi_document()
+
+
+if __name__ == "__main__":
+    print(json.dumps(document(), indent=2, sort_keys=True))

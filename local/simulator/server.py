@@ -1,0 +1,87 @@
+"""The provider simulator's HTTP server: one loopback port for every simulated provider."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from local.gateway import DevRequest, DevResponse, DevRoute, LocalHttpServer
+from local.simulator.callbacks import CallbackDispatcher
+from local.simulator.outbox import Outbox
+from local.simulator.sendgrid import SendGridSimulator
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SENDGRID_API_KEY = "SG.herald-local-simulator"
+
+
+class ProviderSimulator:
+    """Speaks the providers' APIs on loopback, records to an outbox and calls Herald back."""
+
+    def __init__(  # noqa: PLR0917 - positional, as the runtime constructs it
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        outbox: Outbox | None = None,
+        sendgrid_api_key: str = DEFAULT_SENDGRID_API_KEY,
+        callback_base_url: str | None = None,
+        latency_ms: int = 0,
+        event_delay_seconds: float = 0.2,
+        *,
+        sendgrid_signing_key: ec.EllipticCurvePrivateKey | None = None,
+    ) -> None:
+        self.outbox = outbox if outbox is not None else Outbox()
+        self._callback_base_url = callback_base_url
+        self._latency_seconds = latency_ms / 1000
+        self._callbacks = CallbackDispatcher()
+        self._sendgrid = SendGridSimulator(
+            self.outbox,
+            self._callbacks,
+            api_key=sendgrid_api_key,
+            callback_base_url=lambda: self._callback_base_url,
+            event_delay_seconds=event_delay_seconds,
+            signing_key=sendgrid_signing_key,
+        )
+        self._routes: dict[tuple[str, str], DevRoute] = {
+            ("POST", "/v3/mail/send"): self._sendgrid.send_mail,
+        }
+        self._server = LocalHttpServer(host, port, self._handle)
+
+    @property
+    def url(self) -> str:
+        """Base URL to point provider clients at, e.g. SendGridAPIClient(host=url)."""
+        return self._server.url
+
+    @property
+    def port(self) -> int:
+        """The bound port (after `start()`)."""
+        return self._server.port
+
+    @property
+    def sendgrid_public_key(self) -> str:
+        """The Event Webhook verification key, base64 DER, as SendGrid's dashboard shows it."""
+        return self._sendgrid.public_key
+
+    def set_callback_base_url(self, url: str | None) -> None:
+        """Where provider callbacks go: Herald's gateway URL, known once it has started."""
+        self._callback_base_url = url
+
+    def start(self) -> None:
+        """Serve and post callbacks from daemon threads."""
+        self._callbacks.start()
+        self._server.start()
+
+    def stop(self) -> None:
+        """Stop serving; callbacks not yet posted are dropped."""
+        self._server.stop()
+        self._callbacks.stop()
+
+    def _handle(self, request: DevRequest) -> DevResponse:
+        route = self._routes.get((request.method, request.path))
+        if route is None:
+            return DevResponse(404, {"errors": [{"message": "not found", "field": None}]})
+        if self._latency_seconds:
+            time.sleep(self._latency_seconds)
+        return route(request)
