@@ -1,0 +1,114 @@
+"""Names, sizes and timeouts of the deployed resources, in one place.
+
+Everything else in `infra/` reads these; a value that appears twice in the stack lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Duration
+from aws_cdk import aws_logs as logs
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = REPO_ROOT / "pyproject.toml"
+FUNCTIONS_ROOT = REPO_ROOT / "functions"
+CORE_LAYER_DIR = REPO_ROOT / "layers" / "core"
+
+STACK_NAME = "Herald"
+# Prefix of every physical name (queues, functions, topic, secret, schedule group): one Herald
+# per account and region, with names an operator recognises in the console.
+NAME_PREFIX = "herald"
+
+# Lambda runtime: Python 3.13 on Graviton (ARM64 costs ~20% less per GB-second).
+LAMBDA_PYTHON_VERSION = "3.13"
+# The python3.13 runtime runs on Amazon Linux 2023 (glibc 2.34): every manylinux wheel built for
+# glibc 2.17 up to 2.34 loads there. pip does not infer the older tags from a newer one.
+LAMBDA_WHEEL_PLATFORMS = (
+    "manylinux2014_aarch64",
+    *(f"manylinux_2_{minor}_aarch64" for minor in range(17, 35)),
+)
+# Lambda's limit on a function's unzipped code plus all its layers.
+LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+POWERTOOLS_ENVIRONMENT = {
+    "POWERTOOLS_SERVICE_NAME": NAME_PREFIX,
+    "POWERTOOLS_METRICS_NAMESPACE": "Herald",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Lambda function: its name, handler module path (a fixed contract) and size."""
+
+    name: str
+    handler: str
+    # Directory under functions/ shipped as the function's code.
+    code_dir: str
+    timeout: Duration
+    memory_mb: int
+
+
+API_FUNCTION = FunctionSpec(
+    "api", "functions.api.handler.handler", "api", Duration.seconds(10), 512
+)
+WEBHOOKS_FUNCTION = FunctionSpec(
+    "webhooks", "functions.webhooks.handler.handler", "webhooks", Duration.seconds(10), 256
+)
+DISPATCH_FUNCTION = FunctionSpec(
+    "dispatch", "functions.dispatch.handler.handler", "dispatch", Duration.seconds(60), 512
+)
+SWEEPER_FUNCTION = FunctionSpec(
+    "sweeper", "functions.dispatch.sweeper.handler", "dispatch", Duration.seconds(60), 256
+)
+EMAIL_WORKER_FUNCTION = FunctionSpec(
+    "email-worker", "functions.workers.email_worker.handler", "workers", Duration.seconds(60), 512
+)
+MIGRATIONS_FUNCTION = FunctionSpec(
+    "migrations", "functions.migrations.handler.handler", "migrations", Duration.seconds(300), 256
+)
+
+# Queues: the architecture asks for a visibility timeout of at least 6x the consumer's timeout,
+# so a message is not redelivered while a (retried) batch is still being processed.
+VISIBILITY_TIMEOUT_FACTOR = 6
+MAX_RECEIVE_COUNT = 5
+DEAD_LETTER_RETENTION = Duration.days(14)
+SQS_BATCH_SIZE = 10
+DISPATCH_QUEUE_NAME = f"{NAME_PREFIX}-dispatch"
+EMAIL_QUEUE_NAME = f"{NAME_PREFIX}-email"
+# Concurrency caps per event source mapping keep the database connection count bounded.
+DISPATCH_MAX_CONCURRENCY = 5
+EMAIL_MAX_CONCURRENCY = 10
+# Waiting a little to fill a batch means fewer invocations for the same number of emails.
+EMAIL_MAX_BATCHING_WINDOW = Duration.seconds(2)
+SWEEP_INTERVAL = Duration.minutes(5)
+
+# Database: Aurora PostgreSQL Serverless v2. 16.3+ supports a minimum of 0 ACU (auto-pause).
+DATABASE_NAME = "herald"
+DATABASE_PORT = 5432
+DATABASE_ADMIN_USER = "herald_admin"
+DATABASE_MIN_ACU = 0
+DATABASE_MAX_ACU = 4
+DATABASE_AUTO_PAUSE_AFTER = Duration.minutes(10)
+DATABASE_SECRET_ROTATION = Duration.days(30)
+DATABASE_BACKUP_RETENTION = Duration.days(7)
+
+# Networking: two AZs (Aurora needs two), one NAT gateway (the email worker calls SendGrid).
+MAX_AZS = 2
+NAT_GATEWAYS = 1
+
+# API Gateway stage throttling: a ceiling on what a leaked key or a runaway client can cost.
+API_THROTTLE_RATE = 100
+API_THROTTLE_BURST = 200
+CALLBACKS_ROUTE = "/v1/callbacks/{proxy+}"
+
+SCHEDULE_GROUP_NAME = NAME_PREFIX
+EVENTS_TOPIC_NAME = f"{NAME_PREFIX}-events"
+PROVIDER_SECRET_NAME = f"{NAME_PREFIX}/providers"
+# Keys of the provider-credentials secret (JSON); see herald.settings.Settings.provider_secret_id.
+PROVIDER_SECRET_KEYS = ("sendgrid_api_key", "sendgrid_webhook_public_key")
+
+EMAIL_FROM_CONTEXT_KEY = "emailFrom"
+DEFAULT_EMAIL_FROM = "notifications@example.com"

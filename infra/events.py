@@ -1,0 +1,45 @@
+"""The SNS topic every delivery status change is published to."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from infra.constants import EVENTS_TOPIC_NAME
+from infra.functions import Binding
+
+
+class EventsTopic(Construct):
+    """Status events with message attributes; subscribers (customer webhooks, ...) filter."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            topic_name=EVENTS_TOPIC_NAME,
+            # The AWS-managed key costs nothing, and its key policy already lets every principal
+            # of the account use it through SNS: publishers need no KMS permission of their own.
+            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            enforce_ssl=True,
+        )
+
+    def publisher(self) -> Binding:
+        """Publish status events (only `sns:Publish`)."""
+        return Binding(
+            environment={"HERALD_EVENTS_TOPIC_ARN": self.topic.topic_arn},
+            grant=self._grant_publish,
+        )
+
+    def _grant_publish(self, function: lambda_.Function) -> None:
+        # Not Topic.grant_publish: for an imported key alias it adds kms:GenerateDataKey* on
+        # every key of the account, which the AWS-managed key does not need (see above).
+        iam.Grant.add_to_principal_or_resource(
+            grantee=function,
+            actions=["sns:Publish"],
+            resource_arns=[self.topic.topic_arn],
+            resource=self.topic,
+        )

@@ -1,0 +1,90 @@
+"""EventBridge Scheduler: the group one-time sends are created in, and the role it assumes.
+
+The schedules themselves are created at run time by the API (`at(...)`, deleted after
+completion), which CloudFormation cannot express; CDK only prepares where and as whom.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.constants import SCHEDULE_GROUP_NAME
+from infra.functions import Binding
+
+_SCHEDULER = "scheduler.amazonaws.com"
+
+
+class SendScheduler(Construct):
+    """A schedule group and a role that may only send to the dispatch queue."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, target_queue: sqs.IQueue) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.group = scheduler.ScheduleGroup(
+            self,
+            "Group",
+            schedule_group_name=SCHEDULE_GROUP_NAME,
+            # Deleting the group deletes its pending schedules; the notifications they would
+            # have sent are in the database, which is snapshotted.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            # Only schedules of this account may make the scheduler act as this role.
+            assumed_by=iam.ServicePrincipal(
+                _SCHEDULER, conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
+            ),
+            description="Assumed by EventBridge Scheduler to send scheduled notifications",
+        )
+        target_queue.grant(self.role, "sqs:SendMessage")
+        self._schedules_arn = stack.format_arn(
+            service="scheduler", resource="schedule", resource_name=f"{SCHEDULE_GROUP_NAME}/*"
+        )
+
+    def schedule_writer(self) -> Binding:
+        """Create, read and delete schedules in the group, passing only the scheduler role."""
+        return Binding(
+            environment={
+                "HERALD_SCHEDULE_GROUP": SCHEDULE_GROUP_NAME,
+                "HERALD_SCHEDULER_ROLE_ARN": self.role.role_arn,
+            },
+            grant=self._grant_schedule_writes,
+        )
+
+    def _grant_schedule_writes(self, function: lambda_.Function) -> None:
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "scheduler:CreateSchedule",
+                    "scheduler:DeleteSchedule",
+                    "scheduler:GetSchedule",
+                ],
+                resources=[self._schedules_arn],
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": _SCHEDULER}},
+            )
+        )
+        assert function.role is not None, "Herald functions always have a role"
+        Validations.of(function.role).acknowledge(
+            Acknowledgment(
+                id=(
+                    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:"
+                    f"<AWS::AccountId>:schedule/{SCHEDULE_GROUP_NAME}/*]"
+                ),
+                reason=(
+                    "Schedule names are generated per scheduled notification at run time; "
+                    "the grant is limited to the Herald schedule group."
+                ),
+            )
+        )

@@ -1,0 +1,53 @@
+"""The provider-credentials secret (SendGrid today; Twilio, FCM, VAPID later)."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Acknowledgment, Validations
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.constants import PROVIDER_SECRET_KEYS, PROVIDER_SECRET_NAME
+from infra.functions import Binding
+
+# Deployed with placeholders; the operator puts the real values (docs/infrastructure.md).
+_PLACEHOLDER = "replace-me"
+
+
+class ProviderSecret(Construct):
+    """A JSON secret with one key per provider credential, read with Powertools parameters."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        generated_key, *other_keys = PROVIDER_SECRET_KEYS
+        self.secret = secretsmanager.Secret(
+            self,
+            "Secret",
+            secret_name=PROVIDER_SECRET_NAME,
+            description="Herald provider credentials (JSON); fill in after the first deploy",
+            # Secrets Manager can only generate one key; a random value there fails loudly at
+            # the provider (401) rather than looking like a real credential.
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps(dict.fromkeys(other_keys, _PLACEHOLDER)),
+                generate_string_key=generated_key,
+                exclude_punctuation=True,
+            ),
+        )
+        Validations.of(self.secret).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SMG4",
+                reason=(
+                    "Third-party provider credentials (SendGrid API key, webhook public key) "
+                    "can only be rotated at the provider; the operator replaces them with "
+                    "put-secret-value (docs/infrastructure.md)."
+                ),
+            )
+        )
+
+    def reader(self) -> Binding:
+        """Read the credentials (GetSecretValue/DescribeSecret on this secret only)."""
+        return Binding(
+            environment={"HERALD_PROVIDER_SECRET_ID": self.secret.secret_arn},
+            grant=self.secret.grant_read,
+        )

@@ -1,0 +1,189 @@
+"""The six functions: handlers, sizes, runtime, environment contract, one role each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.infra.cfn import Resources, herald_functions, logical_id
+
+pytestmark = pytest.mark.infra
+
+DATABASE = {"HERALD_DATABASE_SECRET_ARN", "HERALD_DATABASE_HOST", "HERALD_DATABASE_NAME"}
+POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+
+# handler -> (timeout s, memory MB, environment variables beyond Powertools and the database)
+EXPECTED: dict[str, tuple[int, int, set[str]]] = {
+    "functions.api.handler.handler": (
+        10,
+        512,
+        {
+            "HERALD_DISPATCH_QUEUE_URL",
+            "HERALD_DISPATCH_QUEUE_ARN",
+            "HERALD_SCHEDULE_GROUP",
+            "HERALD_SCHEDULER_ROLE_ARN",
+            "HERALD_PUBLIC_BASE_URL",
+        },
+    ),
+    "functions.webhooks.handler.handler": (
+        10,
+        256,
+        {"HERALD_PROVIDER_SECRET_ID", "HERALD_EVENTS_TOPIC_ARN"},
+    ),
+    "functions.dispatch.handler.handler": (
+        60,
+        512,
+        {"HERALD_EMAIL_QUEUE_URL", "HERALD_EMAIL_QUEUE_ARN", "HERALD_EVENTS_TOPIC_ARN"},
+    ),
+    "functions.dispatch.sweeper.handler": (
+        60,
+        256,
+        {"HERALD_DISPATCH_QUEUE_URL", "HERALD_DISPATCH_QUEUE_ARN"},
+    ),
+    "functions.workers.email_worker.handler": (
+        60,
+        512,
+        {
+            "HERALD_EMAIL_QUEUE_URL",
+            "HERALD_EMAIL_QUEUE_ARN",
+            "HERALD_PROVIDER_SECRET_ID",
+            "HERALD_EMAIL_FROM",
+            "HERALD_EVENTS_TOPIC_ARN",
+            "HERALD_PUBLIC_BASE_URL",
+        },
+    ),
+    "functions.migrations.handler.handler": (300, 256, set()),
+}
+
+
+def _environment(function: dict[str, Any]) -> dict[str, Any]:
+    variables: dict[str, Any] = function["Properties"]["Environment"]["Variables"]
+    return variables
+
+
+def test_the_six_functions_have_their_contracted_handlers_and_sizes(resources: Resources) -> None:
+    # given
+    functions = herald_functions(resources)
+
+    # when
+    sizes = {
+        handler: (function["Properties"]["Timeout"], function["Properties"]["MemorySize"])
+        for handler, function in functions.items()
+    }
+
+    # then
+    assert sizes == {
+        handler: (timeout, memory) for handler, (timeout, memory, _) in EXPECTED.items()
+    }
+
+
+def test_functions_run_python_3_13_on_arm64_in_the_vpc_with_tracing(resources: Resources) -> None:
+    # given
+    functions = herald_functions(resources)
+
+    # when
+    settings = {
+        handler: (
+            function["Properties"]["Runtime"],
+            tuple(function["Properties"]["Architectures"]),
+            function["Properties"]["TracingConfig"]["Mode"],
+            len(function["Properties"]["Layers"]),
+            bool(function["Properties"]["VpcConfig"]["SubnetIds"]),
+        )
+        for handler, function in functions.items()
+    }
+
+    # then
+    assert set(settings.values()) == {("python3.13", ("arm64",), "Active", 2, True)}, settings
+
+
+def test_each_function_has_its_own_role(resources: Resources) -> None:
+    # given
+    functions = herald_functions(resources)
+
+    # when
+    roles = {logical_id(function["Properties"]["Role"]) for function in functions.values()}
+
+    # then
+    assert len(functions) == len(EXPECTED)
+    assert len(roles) == len(functions)
+
+
+def test_each_function_logs_to_its_own_group_with_a_retention(resources: Resources) -> None:
+    # given
+    functions = herald_functions(resources)
+
+    # when
+    log_groups = {
+        logical_id(function["Properties"]["LoggingConfig"]["LogGroup"])
+        for function in functions.values()
+    }
+
+    # then
+    assert len(log_groups) == len(functions)
+    for key in log_groups:
+        assert resources[key]["Properties"]["RetentionInDays"] > 0, key
+
+
+def test_environment_is_exactly_what_each_function_reads(resources: Resources) -> None:
+    # given
+    functions = herald_functions(resources)
+
+    # when
+    environments = {handler: set(_environment(function)) for handler, function in functions.items()}
+
+    # then
+    assert environments == {
+        handler: POWERTOOLS | DATABASE | variables
+        for handler, (_, _, variables) in EXPECTED.items()
+    }
+
+
+def test_powertools_and_database_name_settings(resources: Resources) -> None:
+    # given
+    functions = herald_functions(resources)
+
+    # when
+    values = {
+        (
+            _environment(function)["POWERTOOLS_SERVICE_NAME"],
+            _environment(function)["POWERTOOLS_METRICS_NAMESPACE"],
+            _environment(function)["POWERTOOLS_LOG_LEVEL"],
+            _environment(function)["HERALD_DATABASE_NAME"],
+        )
+        for function in functions.values()
+    }
+
+    # then
+    assert values == {("herald", "Herald", "INFO", "herald")}
+
+
+def test_database_host_is_the_proxy_and_email_from_has_a_default(resources: Resources) -> None:
+    # given
+    email_worker = herald_functions(resources)["functions.workers.email_worker.handler"]
+
+    # when
+    environment = _environment(email_worker)
+
+    # then
+    host = environment["HERALD_DATABASE_HOST"]
+    assert resources[logical_id(host)]["Type"] == "AWS::RDS::DBProxy"
+    assert host["Fn::GetAtt"][1] == "Endpoint"
+    assert environment["HERALD_EMAIL_FROM"] == "notifications@example.com"
+
+
+def test_no_secret_value_is_in_an_environment_variable(resources: Resources) -> None:
+    # given
+    functions = herald_functions(resources)
+
+    # when
+    rendered = [
+        str(value) for function in functions.values() for value in _environment(function).values()
+    ]
+
+    # then
+    assert rendered
+    for value in rendered:
+        assert "resolve:secretsmanager" not in value
+        assert "SecretString" not in value

@@ -1,0 +1,163 @@
+"""Least privilege: no wildcard actions on data services; the scheduler's narrow role."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.infra.cfn import (
+    Resources,
+    as_list,
+    herald_functions,
+    logical_id,
+    of_type,
+    policy_statements,
+)
+
+pytestmark = pytest.mark.infra
+
+DATA_SERVICES = ("sqs", "sns", "secretsmanager", "scheduler", "rds-data")
+
+
+def _actions_of_role(resources: Resources, role_id: str) -> set[str]:
+    return {
+        action
+        for policy in of_type(resources, "AWS::IAM::Policy").values()
+        if role_id in {logical_id(role) for role in policy["Properties"].get("Roles", [])}
+        for statement in as_list(policy["Properties"]["PolicyDocument"]["Statement"])
+        for action in as_list(statement["Action"])
+    }
+
+
+def test_no_statement_allows_every_action_of_a_data_service(resources: Resources) -> None:
+    # given
+    statements = list(policy_statements(resources))
+
+    # when
+    too_broad = [
+        (holder, action)
+        for holder, statement in statements
+        for action in as_list(statement.get("Action", []))
+        if action == "*" or (action.split(":")[0] in DATA_SERVICES and "*" in action)
+    ]
+
+    # then
+    assert statements
+    assert too_broad == []
+
+
+@pytest.mark.parametrize(
+    ("handler", "expected"),
+    [
+        (
+            "functions.api.handler.handler",
+            {"sqs:SendMessage", "scheduler:CreateSchedule", "iam:PassRole"},
+        ),
+        ("functions.dispatch.sweeper.handler", {"sqs:SendMessage"}),
+        (
+            "functions.dispatch.handler.handler",
+            {"sqs:ReceiveMessage", "sqs:SendMessage", "sns:Publish"},
+        ),
+        (
+            "functions.workers.email_worker.handler",
+            {
+                "sqs:ReceiveMessage",
+                "sqs:SendMessage",
+                "sns:Publish",
+                "secretsmanager:GetSecretValue",
+            },
+        ),
+        ("functions.webhooks.handler.handler", {"sns:Publish", "secretsmanager:GetSecretValue"}),
+    ],
+)
+def test_each_function_may_do_what_its_job_needs(
+    resources: Resources, handler: str, expected: set[str]
+) -> None:
+    # given
+    function = herald_functions(resources)[handler]
+
+    # when
+    actions = _actions_of_role(resources, logical_id(function["Properties"]["Role"]))
+
+    # then
+    assert expected <= actions
+
+
+@pytest.mark.parametrize(
+    ("handler", "forbidden"),
+    [
+        ("functions.api.handler.handler", {"sns:Publish", "secretsmanager:PutSecretValue"}),
+        (
+            "functions.migrations.handler.handler",
+            {"sqs:SendMessage", "sns:Publish", "iam:PassRole"},
+        ),
+        ("functions.webhooks.handler.handler", {"sqs:SendMessage", "scheduler:CreateSchedule"}),
+        ("functions.dispatch.sweeper.handler", {"scheduler:CreateSchedule", "sns:Publish"}),
+    ],
+)
+def test_no_function_may_do_what_another_one_does(
+    resources: Resources, handler: str, forbidden: set[str]
+) -> None:
+    # given
+    function = herald_functions(resources)[handler]
+
+    # when
+    actions = _actions_of_role(resources, logical_id(function["Properties"]["Role"]))
+
+    # then
+    assert actions.isdisjoint(forbidden)
+
+
+def test_api_manages_schedules_only_in_the_herald_group_and_passes_only_the_scheduler_role(
+    resources: Resources,
+) -> None:
+    # given
+    api = herald_functions(resources)["functions.api.handler.handler"]
+    role_id = logical_id(api["Properties"]["Role"])
+    statements = [
+        statement
+        for policy in of_type(resources, "AWS::IAM::Policy").values()
+        if role_id in {logical_id(role) for role in policy["Properties"]["Roles"]}
+        for statement in as_list(policy["Properties"]["PolicyDocument"]["Statement"])
+    ]
+
+    # when
+    schedules = next(s for s in statements if "scheduler:CreateSchedule" in as_list(s["Action"]))
+    pass_role = next(s for s in statements if "iam:PassRole" in as_list(s["Action"]))
+
+    # then
+    assert set(as_list(schedules["Action"])) == {
+        "scheduler:CreateSchedule",
+        "scheduler:DeleteSchedule",
+        "scheduler:GetSchedule",
+    }
+    assert schedules["Resource"]["Fn::Join"][1][-1] == ":schedule/herald/*"
+    scheduler_roles = {
+        key
+        for key, role in of_type(resources, "AWS::IAM::Role").items()
+        if "scheduler.amazonaws.com" in str(role["Properties"]["AssumeRolePolicyDocument"])
+    }
+    assert {logical_id(pass_role["Resource"])} == scheduler_roles
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}
+    }
+
+
+def test_schedule_group_and_the_role_the_scheduler_assumes(resources: Resources) -> None:
+    # given
+    (group,) = of_type(resources, "AWS::Scheduler::ScheduleGroup").values()
+    (role_id, role), *others = [
+        (key, role)
+        for key, role in of_type(resources, "AWS::IAM::Role").items()
+        if "scheduler.amazonaws.com" in str(role["Properties"]["AssumeRolePolicyDocument"])
+    ]
+
+    # when
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    actions = _actions_of_role(resources, role_id)
+
+    # then
+    assert not others
+    assert group["Properties"]["Name"] == "herald"
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert "aws:SourceAccount" in trust["Condition"]["StringEquals"]
+    assert actions == {"sqs:SendMessage"}
