@@ -107,7 +107,8 @@ class HeraldStack(Stack):
             "SweeperFunction",
             spec=SWEEPER_FUNCTION,
             platform=platform,
-            uses=[database.client(), dispatch_queue.sender()],
+            # Stalled notifications go back to dispatch, stalled deliveries to their channel.
+            uses=[database.client(), dispatch_queue.sender(), email_queue.sender()],
         )
         run_every(self, "SweepSchedule", sweeper_function.function, SWEEP_INTERVAL)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +11,8 @@ import pytest
 from tests.infra.cfn import Resources, herald_functions, logical_id
 
 pytestmark = pytest.mark.infra
+
+ROOT = Path(__file__).resolve().parents[2]
 
 DATABASE = {"HERALD_DATABASE_SECRET_ARN", "HERALD_DATABASE_HOST", "HERALD_DATABASE_NAME"}
 POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
@@ -39,7 +43,12 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
     "functions.dispatch.sweeper.handler": (
         60,
         256,
-        {"HERALD_DISPATCH_QUEUE_URL", "HERALD_DISPATCH_QUEUE_ARN"},
+        {
+            "HERALD_DISPATCH_QUEUE_URL",
+            "HERALD_DISPATCH_QUEUE_ARN",
+            "HERALD_EMAIL_QUEUE_URL",
+            "HERALD_EMAIL_QUEUE_ARN",
+        },
     ),
     "functions.workers.email_worker.handler": (
         60,
@@ -187,3 +196,29 @@ def test_no_secret_value_is_in_an_environment_variable(resources: Resources) -> 
     for value in rendered:
         assert "resolve:secretsmanager" not in value
         assert "SecretString" not in value
+
+
+def test_every_setting_a_handler_requires_is_in_its_environment(resources: Resources) -> None:
+    """The handlers fail at cold start on a missing setting; catch that here, not in AWS."""
+    # given the settings each handler module demands (`settings.required("...")`,
+    # and the database settings wherever it builds a database URL)
+    functions = herald_functions(resources)
+
+    # when
+    missing = {}
+    for handler, function in functions.items():
+        module = ROOT / (handler.rsplit(".", 1)[0].replace(".", "/") + ".py")
+        # A handler module, and the module that builds its dependencies when it has one.
+        source = "".join(
+            path.read_text()
+            for path in (module, module.with_name("dependencies.py"))
+            if path.exists()
+        )
+        needed = {f"HERALD_{name.upper()}" for name in re.findall(r'required\("(\w+)"\)', source)}
+        if "database_url(settings)" in source:
+            needed |= {"HERALD_DATABASE_SECRET_ARN", "HERALD_DATABASE_HOST"}
+        if gap := needed - set(_environment(function)):
+            missing[handler] = gap
+
+    # then
+    assert missing == {}
