@@ -8,7 +8,6 @@ Herald's own code and database work, not network latency to real providers.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -86,6 +85,7 @@ def start() -> Bench:
     from moto.server import ThreadedMotoServer
 
     from local.aws_resources import REGION, free_port, provision
+    from local.functions import function_environment, import_handlers
     from local.postgres import start_embedded
     from local.simulator import ProviderSimulator
 
@@ -111,15 +111,13 @@ def start() -> Bench:
         }
     )
     os.environ.update(
-        {
-            **resources.environment(),
-            "DATABASE_URL": database_url,
-            "HERALD_SENDGRID_API_HOST": simulator.url,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "ERROR",
-        }
+        function_environment(
+            resources, database_url, sendgrid_api_host=simulator.url, log_level="ERROR"
+        )
     )
-    handlers = {name: importlib.import_module(f"functions.{name}") for name in HANDLERS}
+    handlers = {
+        name.removeprefix("functions."): module for name, module in import_handlers().items()
+    }
     _, key = create_tenant(Database(database_url), "bench")
     return Bench(handlers, key.key, resources, simulator, boto3.client("sqs", region_name=REGION))
 

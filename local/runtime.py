@@ -6,7 +6,6 @@ SQS event-source-mapping pollers, a Scheduler emulator and a provider simulator.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import secrets
@@ -14,12 +13,12 @@ import signal
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
 
 from local.aws_resources import REGION, Resources, free_port, provision
+from local.functions import function_environment, import_handlers
 from local.gateway import DevRequest, DevResponse, Gateway
 from local.lambda_context import LocalFunction
 from local.pollers import QueuePoller
@@ -87,40 +86,42 @@ class Runtime:
         self.simulator.start()
         self._stoppables.append(self.simulator)
         self.resources = provision(self._provider_secret(self.simulator, simulator_key))
-        os.environ.update(self._handler_environment(self.resources, self.simulator))
-
-        api, webhooks, dispatch, email_worker, sweeper = (
-            _import(f"functions.{name}")
-            for name in (
-                "api.handler",
-                "webhooks.handler",
-                "dispatch.handler",
-                "workers.email_worker",
-                "dispatch.sweeper",
+        os.environ.update(
+            function_environment(
+                self.resources,
+                self.database_url,
+                sendgrid_api_host=None if self.config.sendgrid_api_key else self.simulator.url,
+                public_base_url=f"http://{self.config.host}:{self.config.port}",
+                log_level=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
             )
         )
+        handlers = import_handlers()
         self.api_key = self._seed_dev_tenant()
 
         sqs = boto3.client("sqs", region_name=REGION)
         for queue, module, name in (
-            (self.resources.dispatch, dispatch, "dispatch"),
-            (self.resources.email, email_worker, "email-worker"),
+            (self.resources.dispatch, "functions.dispatch.handler", "dispatch"),
+            (self.resources.email, "functions.workers.email_worker", "email-worker"),
         ):
-            poller = QueuePoller(sqs, queue.url, queue.arn, LocalFunction(name, module.handler, 60))
+            function = LocalFunction(name, handlers[module].handler, 60)
+            poller = QueuePoller(sqs, queue.url, queue.arn, function)
             poller.start()
             self._stoppables.append(poller)
         scheduler = SchedulerEmulator(boto3.client("scheduler", region_name=REGION), sqs, "herald")
         scheduler.start()
         self._stoppables.append(scheduler)
-        sweep_fn = LocalFunction("sweeper", sweeper.handler, 60)
+        sweep_fn = LocalFunction("sweeper", handlers["functions.dispatch.sweeper"].handler, 60)
         threading.Thread(target=self._sweep_forever, args=(sweep_fn,), daemon=True).start()
 
         self.gateway = Gateway(
             self.config.host,
             self.config.port,
             routes=[
-                ("/v1/callbacks/", LocalFunction("webhooks", webhooks.handler, 10)),
-                ("/", LocalFunction("api", api.handler, 10)),
+                (
+                    "/v1/callbacks/",
+                    LocalFunction("webhooks", handlers["functions.webhooks.handler"].handler, 10),
+                ),
+                ("/", LocalFunction("api", handlers["functions.api.handler"].handler, 10)),
             ],
             dev_routes={"/_dev/outbox": self._outbox_route},
         )
@@ -187,22 +188,6 @@ class Runtime:
             "sendgrid_webhook_public_key": simulator.sendgrid_public_key,
         }
 
-    def _handler_environment(
-        self, resources: Resources, simulator: ProviderSimulator
-    ) -> dict[str, str]:
-        public_url = f"http://{self.config.host}:{self.config.port}"
-        env = {
-            **resources.environment(),
-            "DATABASE_URL": self.database_url,
-            "HERALD_PUBLIC_BASE_URL": public_url,
-            "POWERTOOLS_SERVICE_NAME": "herald",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
-        }
-        if not self.config.sendgrid_api_key:
-            env["HERALD_SENDGRID_API_HOST"] = simulator.url
-        return env
-
     def _seed_dev_tenant(self) -> str:
         from herald.db.connection import Database
         from herald.services.auth import generate_key
@@ -242,7 +227,3 @@ class Runtime:
             except Exception:
                 logger.exception("sweeper failed")
             self._stop.wait(SWEEP_INTERVAL_SECONDS)
-
-
-def _import(module: str) -> ModuleType:
-    return importlib.import_module(module)

@@ -6,7 +6,6 @@ The provider simulator stands in for SendGrid; the real `sendgrid` client talks 
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import os
 import time
@@ -26,6 +25,7 @@ from herald.db.connection import Database
 from herald.services.tenants import create_tenant
 
 from local.aws_resources import REGION, Resources, provision
+from local.functions import function_environment, import_handlers
 from local.simulator import ProviderSimulator
 
 SIMULATOR_KEY = "SG.integration-tests"
@@ -94,25 +94,12 @@ def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
         }
     )
     os.environ.update(
-        {
-            **resources.environment(),
-            "DATABASE_URL": database_url,
-            "HERALD_SENDGRID_API_HOST": simulator.url,
-            "HERALD_RETRY_BASE_SECONDS": "0",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_SERVICE_NAME": "herald",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-        }
+        function_environment(resources, database_url, sendgrid_api_host=simulator.url)
     )
+    # Retries without waiting, so a test can walk a delivery through all its attempts.
+    os.environ["HERALD_RETRY_BASE_SECONDS"] = "0"
     handlers = {
-        name: importlib.import_module(f"functions.{name}")
-        for name in (
-            "api.handler",
-            "webhooks.handler",
-            "dispatch.handler",
-            "workers.email_worker",
-            "dispatch.sweeper",
-        )
+        name.removeprefix("functions."): module for name, module in import_handlers().items()
     }
     db = Database(database_url)
     yield Stack(
