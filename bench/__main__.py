@@ -23,6 +23,7 @@ from typing import Any
 
 ACCEPTS = 300
 FANOUT = 1_000  # the most recipients one notification takes
+PROVIDER_LATENCY_MS = 100
 HANDLERS = ("api.handler", "dispatch.handler", "workers.email_worker", "webhooks.handler")
 
 
@@ -158,6 +159,18 @@ def fan_out(bench: Bench) -> None:
     )
     print(
         f"Email worker, {FANOUT} emails via the sendgrid client to the simulator: "
+        f"{sent:.1f} s, {FANOUT / sent:,.0f} emails/s on one worker"
+    )
+    # What a real provider looks like: every call takes a while.
+    bench.simulator.set_latency(PROVIDER_LATENCY_MS)
+    bench.call_api(email(FANOUT))
+    bench.drain(bench.resources.dispatch, "dispatch.handler")
+    started = time.perf_counter()
+    bench.drain(bench.resources.email, "workers.email_worker")
+    sent = time.perf_counter() - started
+    bench.simulator.set_latency(0)
+    print(
+        f"Email worker, {FANOUT} emails with {PROVIDER_LATENCY_MS} ms provider latency: "
         f"{sent:.1f} s, {FANOUT / sent:,.0f} emails/s on one worker"
     )
 

@@ -233,6 +233,12 @@ class _RequestTooLarge(Exception):
     pass
 
 
+class _Server(ThreadingHTTPServer):
+    # The standard library listens with a backlog of 5: concurrent clients (a worker's
+    # parallel sends, a load test) would see connection resets no real service gives.
+    request_queue_size = 128
+
+
 class LocalHttpServer:
     """A loopback HTTP/1.1 server in a daemon thread, handing every request to `app`."""
 
@@ -242,7 +248,7 @@ class LocalHttpServer:
         self._address = (host, port)
         self._app = app
         self._max_body_bytes = max_body_bytes
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -264,7 +270,7 @@ class LocalHttpServer:
             (_Handler,),
             {"app": staticmethod(self._app), "max_body_bytes": self._max_body_bytes},
         )
-        self._httpd = ThreadingHTTPServer(self._address, handler)
+        self._httpd = _Server(self._address, handler)
         self._httpd.daemon_threads = True
         # A short poll interval only makes stop() quick; requests don't wait on it.
         self._thread = threading.Thread(

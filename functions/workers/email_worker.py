@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -33,6 +34,7 @@ identity = EmailIdentity(from_email=settings.email_from, from_name=settings.emai
 policy = RetryPolicy(max_attempts=settings.max_attempts, base_seconds=settings.retry_base_seconds)
 secret_id = settings.required("provider_secret_id")
 processor = BatchProcessor(event_type=EventType.SQS)
+senders = ThreadPoolExecutor(max_workers=settings.send_concurrency, thread_name_prefix="send")
 _senders: dict[str, SendGridEmailSender] = {}
 
 
@@ -57,6 +59,7 @@ def send_record(record: SQSRecord) -> None:
         publisher=publisher,
         policy=policy,
         lease_seconds=settings.claim_lease_seconds,
+        senders=senders,
     )
     logger.info(
         "email batch",

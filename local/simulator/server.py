@@ -64,6 +64,10 @@ class ProviderSimulator:
         """The Event Webhook verification key, base64 DER, as SendGrid's dashboard shows it."""
         return self._sendgrid.public_key
 
+    def set_latency(self, latency_ms: int) -> None:
+        """Latency every provider call takes from now on, as a real provider's would."""
+        self._latency_seconds = latency_ms / 1000
+
     def set_callback_base_url(self, url: str | None) -> None:
         """Where provider callbacks go: Herald's gateway URL, known once it has started."""
         self._callback_base_url = url

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
+import pytest
+from herald.aws.sns import EventPublisher
+from herald.aws.sqs import MessageQueue
+from herald.models.messages import ChannelMessage
+from herald.services.delivering import RetryPolicy, deliver_batch
 
 from tests.integration.conftest import LambdaContext, Stack, Tenant
 from tests.integration.pipeline import (
@@ -237,3 +244,80 @@ def test_the_sweeper_dispatches_a_notification_whose_enqueue_was_lost(
     )
     assert notification["status"] == "completed"
     assert len(stack.simulator.outbox.list()) == 1
+
+
+def _email_message(stack: Stack) -> str:
+    messages = stack.drain(stack.resources.email.url)
+    assert len(messages) == 1
+    return str(messages[0]["Body"])
+
+
+def test_a_delivery_held_by_a_live_worker_is_left_alone_then_taken_over_when_its_lease_lapses(
+    stack: Stack, tenant: Tenant
+) -> None:
+    # given a delivery claimed by a worker that is still within its lease
+    call_api(
+        stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["ada@example.com"])
+    )
+    run_dispatch(stack)
+    body = _email_message(stack)
+    with stack.db.transaction() as conn:
+        conn.execute(
+            "UPDATE deliveries SET status = 'sending', lease_expires_at = now() + interval '1 hour'"
+        )
+
+    # when its message is delivered again
+    stack.sqs().send_message(QueueUrl=stack.resources.email.url, MessageBody=body)
+    run_email_worker(stack)
+
+    # then nothing is sent while the lease holds
+    assert stack.simulator.outbox.list() == []
+
+    # when the worker died and its lease lapsed
+    with stack.db.transaction() as conn:
+        conn.execute("UPDATE deliveries SET lease_expires_at = now() - interval '1 second'")
+    stack.sqs().send_message(QueueUrl=stack.resources.email.url, MessageBody=body)
+    run_email_worker(stack)
+
+    # then it is sent, once
+    assert len(stack.simulator.outbox.list()) == 1
+
+
+def test_an_unexpected_error_fails_the_message_but_every_other_result_is_recorded(
+    stack: Stack, tenant: Tenant
+) -> None:
+    # given three deliveries, one of which makes the sender crash
+    body = email_body(["ada@example.com", "crash@example.com", "grace@example.com"])
+    _, _, accepted = call_api(stack, "POST", "/v1/notifications", key=tenant.key, body=body)
+    run_dispatch(stack)
+    message = ChannelMessage.model_validate_json(_email_message(stack))
+
+    def send_one(row: dict[str, Any]) -> str:
+        if row["address"] == "crash@example.com":
+            raise RuntimeError("bug in an adapter")
+        return f"msg-{row['id']}"
+
+    # when
+    with pytest.raises(RuntimeError), ThreadPoolExecutor(max_workers=3) as senders:
+        deliver_batch(
+            stack.db,
+            message,
+            provider="test",
+            send_one=send_one,
+            retry_queue=MessageQueue(stack.resources.email.url),
+            publisher=EventPublisher(stack.resources.events_topic_arn),
+            policy=RetryPolicy(),
+            lease_seconds=120,
+            senders=senders,
+        )
+
+    # then the two sends that happened are recorded; the crashed one waits for its lease
+    _, _, notification = call_api(
+        stack, "GET", f"/v1/notifications/{accepted['id']}", key=tenant.key
+    )
+    statuses = {d["recipient"]["email"]: d["status"] for d in notification["deliveries"]}
+    assert statuses == {
+        "ada@example.com": "sent",
+        "crash@example.com": "sending",
+        "grace@example.com": "sent",
+    }

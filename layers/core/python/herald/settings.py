@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     retry_base_seconds: float = 30
     # How long a worker owns a delivery it claimed (longer than a worker invocation).
     claim_lease_seconds: int = 120
+    # Provider calls in flight at once per worker execution environment.
+    send_concurrency: int = 16
 
     def required(self, name: str) -> str:
         """A setting this function cannot run without: fail at cold start, naming it."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,20 +54,32 @@ def deliver_batch(
     publisher: EventPublisher,
     policy: RetryPolicy,
     lease_seconds: int,
+    senders: Executor,
 ) -> BatchOutcome:
     """Send the deliveries of one channel message.
 
     Only deliveries this call claims are sent, so a redelivered message or a concurrent
-    worker never sends twice. Each result is recorded as soon as the provider answers,
-    keeping the window in which a crash could cause a resend to one send.
+    worker never sends twice. Provider calls run concurrently on `senders` (they are
+    network-bound: one at a time, a batch of 500 would outlast the function's timeout);
+    each result is recorded by this thread as soon as it arrives, keeping the window in
+    which a crash could cause a resend to the sends in flight.
     """
     with db.transaction() as conn:
         claimed = deliveries.claim(conn, message.tenant_id, message.delivery_ids, lease_seconds)
     outcome = BatchOutcome(not_claimed=len(message.delivery_ids) - len(claimed))
     events: list[dict[str, Any]] = []
     retry_delay = 0
-    for row in claimed:
-        status, fields, delay = _attempt(row, send_one, provider, policy)
+    attempts = {senders.submit(_attempt, row, send_one, provider, policy): row for row in claimed}
+    unexpected: BaseException | None = None
+    for future in as_completed(attempts):
+        row = attempts[future]
+        try:
+            status, fields, delay = future.result()
+        except Exception as exc:
+            # Record every other result before failing the message: an unrecorded send
+            # would be sent again once its lease lapses.
+            unexpected = unexpected or exc
+            continue
         with db.transaction() as conn:
             deliveries.record_outcome(conn, row["id"], status=status, **fields)
         if status == "sent":
@@ -79,6 +92,8 @@ def deliver_batch(
         if status in ("sent", "failed"):
             events.append(_event(row, status))
 
+    if unexpected is not None:
+        raise unexpected
     if outcome.retrying:
         retry_queue.send(
             ChannelMessage(
