@@ -17,7 +17,14 @@ from typing import Any
 
 import boto3
 
-from local.aws_resources import REGION, Resources, free_port, provision
+from local.aws_resources import (
+    REGION,
+    SCHEDULE_GROUP,
+    SCHEDULER_ROLE_ARN,
+    Resources,
+    free_port,
+    provision,
+)
 from local.functions import function_environment, import_handlers
 from local.gateway import DevRequest, DevResponse, Gateway
 from local.lambda_context import LocalFunction
@@ -97,6 +104,7 @@ class Runtime:
         )
         handlers = import_handlers()
         self.api_key = self._seed_dev_tenant()
+        self._restore_schedules()
 
         sqs = boto3.client("sqs", region_name=REGION)
         for queue, module, name in (
@@ -206,6 +214,31 @@ class Runtime:
         finally:
             db.close()
         return key
+
+    def _restore_schedules(self) -> None:
+        """Re-create the schedules of sends still ahead: moto forgets them when it stops."""
+        from herald.aws.scheduler import OneTimeScheduler
+        from herald.db.connection import Database
+        from herald.models.messages import DispatchMessage
+
+        assert self.resources is not None
+        scheduler = OneTimeScheduler(
+            SCHEDULE_GROUP, SCHEDULER_ROLE_ARN, self.resources.dispatch.arn
+        )
+        db = Database(self.database_url)
+        try:
+            with db.transaction() as conn:
+                pending = conn.execute(
+                    "SELECT id, tenant_id, send_at, schedule_name FROM notifications"
+                    " WHERE status = 'scheduled' AND send_at > now()"
+                ).fetchall()
+        finally:
+            db.close()
+        for row in pending:
+            message = DispatchMessage(tenant_id=row["tenant_id"], notification_id=row["id"])
+            scheduler.schedule(row["schedule_name"], row["send_at"], message.model_dump_json())
+        if pending:
+            logger.info("restored %d schedules", len(pending))
 
     def _outbox_route(self, request: DevRequest) -> DevResponse:
         assert self.simulator is not None

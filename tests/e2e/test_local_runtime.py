@@ -191,18 +191,26 @@ def test_without_a_key_the_api_is_401(herald: LocalHerald) -> None:
 
 
 def test_ctrl_c_stops_cleanly_and_a_restart_keeps_the_data(herald_home: Any) -> None:
-    # given a notification accepted by a first run
+    # given a notification accepted by a first run, and one scheduled a few seconds ahead
     first = start_herald(herald_home / "restart")
     accepted = first.client().post("/v1/notifications", json=_email(["ada@example.com"])).json()
+    send_at = (datetime.now(UTC) + timedelta(seconds=6)).isoformat()
+    later = _email(["grace@example.com"], send_at=send_at)
+    scheduled = first.client().post("/v1/notifications", json=later).json()
 
     # when it is stopped with Ctrl-C and started again on the same data
     exit_code = first.stop()
     second = start_herald(herald_home / "restart")
     try:
         found = second.client().get(f"/v1/notifications/{accepted['id']}")
+        # the scheduled send still goes out on time, though moto forgot its schedule
+        wait_for(lambda: _outbox_for(second, later["content"]["email"]["subject"]), timeout=12)
+        assert datetime.now(UTC) < datetime.fromisoformat(send_at) + timedelta(seconds=10)
+        status = second.client().get(f"/v1/notifications/{scheduled['id']}").json()["status"]
     finally:
         second.stop()
 
     # then
     assert exit_code == 0
     assert found.status_code == 200 and found.json()["id"] == accepted["id"]
+    assert status == "completed"
