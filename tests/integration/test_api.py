@@ -163,6 +163,7 @@ def test_a_body_over_one_megabyte_is_413(stack: Stack, tenant: Tenant) -> None:
     [
         ({"send_at": "2020-01-01T00:00:00Z"}, "send_at is in the past"),
         ({"channels": ["sms"]}, "some channels cannot be sent"),
+        ({"fallback": ["email"]}, "some channels cannot be sent"),
         ({"template": "order_shipped", "content": None}, "template 'order_shipped' not found"),
     ],
 )

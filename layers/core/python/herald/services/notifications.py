@@ -77,6 +77,10 @@ def _channels_for(request: SendNotificationRequest) -> list[Channel]:
                 problems.append(
                     {"field": field, "message": f"no content given for channel '{name}'"}
                 )
+            elif field == "fallback" and name in channels:
+                problems.append(
+                    {"field": field, "message": f"'{name}' is already a primary channel"}
+                )
     if problems:
         raise Unprocessable("some channels cannot be sent", problems)
     return list(dict.fromkeys(channels))
