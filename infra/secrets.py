@@ -11,7 +11,7 @@ from constructs import Construct
 from infra.constants import PROVIDER_SECRET_KEYS, PROVIDER_SECRET_NAME
 from infra.functions import Binding
 
-# Deployed with placeholders; the operator puts the real values (docs/infrastructure.md).
+# Deployed with generated dummy values that the operator replaces (docs/infrastructure.md).
 _PLACEHOLDER = "replace-me"
 
 

@@ -17,7 +17,7 @@ from local.lambda_context import LocalFunction
 
 logger = logging.getLogger(__name__)
 
-# boto3 clients are untyped here (no mypy-boto3 stubs installed).
+# boto3 ships no type information and no mypy-boto3 package matches our pin: clients are Any.
 SQSClient: TypeAlias = Any
 
 MAX_RECEIVE = 10  # SQS's own cap per ReceiveMessage
