@@ -10,7 +10,6 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -78,9 +77,3 @@ _AWS_ENV = (
     "AWS_DEFAULT_REGION",
     "AWS_REGION",
 )
-
-
-def load_fixture(name: str) -> Any:
-    import json
-
-    return json.loads((ROOT / "tests" / "fixtures" / name).read_text())

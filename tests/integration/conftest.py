@@ -10,7 +10,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -195,6 +195,3 @@ class LambdaContext:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 30_000
-
-
-Invoke = Callable[..., dict[str, Any]]
