@@ -15,6 +15,5 @@ router = APIGatewayHttpRouter()
     "/v1/health", tags=["Operations"], summary="Liveness and database reachability", security=[]
 )
 def health() -> dict[str, Any]:
-    with db.transaction() as conn:
-        conn.execute("SELECT 1")
+    db.connection().execute("SELECT 1")
     return {"status": "ok", "database": "ok"}

@@ -42,8 +42,7 @@ def authenticate(db: Database, authorization: str | None) -> Principal:
     scheme, _, raw_key = authorization.partition(" ")
     if scheme.lower() != "bearer" or not raw_key.strip():
         raise Unauthenticated("malformed Authorization header (expected 'Bearer <api key>')")
-    with db.transaction() as conn:
-        row = api_keys.find_active_key(conn, hash_key(raw_key.strip()))
+    row = api_keys.find_active_key(db.connection(), hash_key(raw_key.strip()))
     if row is None:
         raise Unauthenticated("invalid or revoked API key")
     return Principal(tenant_id=row["tenant_id"], key_id=row["id"], scopes=frozenset(row["scopes"]))

@@ -96,6 +96,5 @@ def dispatch_notification(
     for channel, messages in pack_messages(tenant_id, queued).items():
         channel_queues[channel].send_many(messages)
     if not queued:
-        with db.transaction() as conn:
-            notifications.complete_finished(conn, [notification_id])
+        notifications.complete_finished(db.connection(), [notification_id])
     return DispatchOutcome(notification_id=notification_id, queued=len(queued), skipped=skipped)

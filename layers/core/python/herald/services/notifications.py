@@ -175,12 +175,12 @@ def accept_notification(
 
 def get_notification(db: Database, tenant_id: str, notification_id: str) -> NotificationOut:
     """The notification with every delivery and its status history. 404 across tenants."""
-    with db.transaction() as conn:
-        row = notifications.get_notification(conn, tenant_id, notification_id)
-        if row is None:
-            raise NotFound(f"notification {notification_id} not found")
-        delivery_rows = deliveries.list_for_notification(conn, notification_id)
-        event_rows = deliveries.events_for_notification(conn, notification_id)
+    conn = db.connection()
+    row = notifications.get_notification(conn, tenant_id, notification_id)
+    if row is None:
+        raise NotFound(f"notification {notification_id} not found")
+    delivery_rows = deliveries.list_for_notification(conn, notification_id)
+    event_rows = deliveries.events_for_notification(conn, notification_id)
     events: dict[str, list[DeliveryEventOut]] = {}
     for event in event_rows:
         events.setdefault(event["delivery_id"], []).append(
@@ -211,10 +211,9 @@ def list_notifications(
 ) -> Page[NotificationSummary]:
     """Newest first, `limit` per page, with an opaque cursor to the next page."""
     after_id = decode_cursor(cursor) if cursor else None
-    with db.transaction() as conn:
-        rows = notifications.list_notifications(
-            conn, tenant_id, status=status, after_id=after_id, limit=limit + 1
-        )
+    rows = notifications.list_notifications(
+        db.connection(), tenant_id, status=status, after_id=after_id, limit=limit + 1
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     return Page[NotificationSummary](
