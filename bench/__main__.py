@@ -8,6 +8,7 @@ Herald's own code and database work, not network latency to real providers.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -20,6 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 ACCEPTS = 300
 FANOUT = 1_000  # the most recipients one notification takes
@@ -34,6 +38,7 @@ class Bench:
     resources: Any
     simulator: Any
     sqs: Any
+    signing_key: Any
 
     def call_api(self, body: dict[str, Any]) -> dict[str, Any]:
         from local.lambda_context import LambdaContext
@@ -103,7 +108,8 @@ def start() -> Bench:
             "AWS_DEFAULT_REGION": REGION,
         }
     )
-    simulator = ProviderSimulator(sendgrid_api_key="SG.bench")
+    signing_key = ec.generate_private_key(ec.SECP256R1())
+    simulator = ProviderSimulator(sendgrid_api_key="SG.bench", sendgrid_signing_key=signing_key)
     simulator.start()
     resources = provision(
         {
@@ -120,7 +126,14 @@ def start() -> Bench:
         name.removeprefix("functions."): module for name, module in import_handlers().items()
     }
     _, key = create_tenant(Database(database_url), "bench")
-    return Bench(handlers, key.key, resources, simulator, boto3.client("sqs", region_name=REGION))
+    return Bench(
+        handlers,
+        key.key,
+        resources,
+        simulator,
+        boto3.client("sqs", region_name=REGION),
+        signing_key,
+    )
 
 
 def accept_latency(bench: Bench) -> None:
@@ -175,6 +188,64 @@ def fan_out(bench: Bench) -> None:
     )
 
 
+def callback(bench: Bench) -> None:
+    """One SendGrid Event Webhook post carrying a `delivered` event for every email sent."""
+    from herald.db.connection import Database
+
+    from local.lambda_context import LambdaContext
+
+    rows = (
+        Database(os.environ["DATABASE_URL"])
+        .connection()
+        .execute(
+            "SELECT id, tenant_id, address FROM deliveries WHERE status = 'sent' LIMIT %s",
+            (FANOUT,),
+        )
+        .fetchall()
+    )
+    now = int(time.time())
+    payload = json.dumps(
+        [
+            {
+                "email": r["address"],
+                "timestamp": now,
+                "event": "delivered",
+                "sg_event_id": f"e{i}",
+                "delivery_id": r["id"],
+                "tenant_id": r["tenant_id"],
+            }
+            for i, r in enumerate(rows)
+        ]
+    )
+    signature = bench.signing_key.sign((str(now) + payload).encode(), ec.ECDSA(hashes.SHA256()))
+    event = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/v1/callbacks/sendgrid",
+        "rawQueryString": "",
+        "isBase64Encoded": False,
+        "body": payload,
+        "headers": {
+            "content-type": "application/json",
+            "x-twilio-email-event-webhook-signature": base64.b64encode(signature).decode(),
+            "x-twilio-email-event-webhook-timestamp": str(now),
+        },
+        "requestContext": {
+            "http": {"method": "POST", "path": "/v1/callbacks/sendgrid", "sourceIp": "127.0.0.1"},
+            "requestId": "bench",
+            "stage": "$default",
+        },
+    }
+    started = time.perf_counter()
+    response = bench.handlers["webhooks.handler"].handler(event, LambdaContext("webhooks"))
+    elapsed = time.perf_counter() - started
+    assert response["statusCode"] == 200 and json.loads(response["body"])["applied"] == len(rows)
+    print(
+        f"SendGrid callback with {len(rows)} delivered events (verify, apply, publish): "
+        f"{elapsed * 1000:.0f} ms, {len(rows) / elapsed:,.0f} events/s"
+    )
+
+
 def import_times() -> None:
     print("\nHandler import time (cold start, fresh interpreter, median of 3):")
     for name in HANDLERS:
@@ -202,6 +273,7 @@ def main() -> None:
     bench = start()
     accept_latency(bench)
     fan_out(bench)
+    callback(bench)
     import_times()
     bench.simulator.stop()
 

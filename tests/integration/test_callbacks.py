@@ -172,3 +172,51 @@ def test_an_event_naming_another_tenants_delivery_is_ignored(
     # then
     assert status == 200 and body["applied"] == 0
     assert _delivery(stack, tenant, delivery["notification_id"])["status"] == "sent"
+
+
+def test_one_callback_moves_many_deliveries_each_to_its_own_status(
+    stack: Stack, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    # given three sent deliveries and one batch of events for all of them, as SendGrid posts
+    body = email_body(["ada@example.com", "grace@example.com", "alan@example.com"])
+    _, _, accepted = call_api(stack, "POST", "/v1/notifications", key=tenant.key, body=body)
+    run_pipeline(stack)
+    _, _, notification = call_api(
+        stack, "GET", f"/v1/notifications/{accepted['id']}", key=tenant.key
+    )
+    by_email = {d["recipient"]["email"]: d for d in notification["deliveries"]}
+    ada, grace, alan = (
+        by_email[a] for a in ("ada@example.com", "grace@example.com", "alan@example.com")
+    )
+    first = json.dumps([_event(ada, tenant, "delivered", 1)])
+    call_callback(stack, PATH, first, stack.sign_sendgrid(first))
+    payload = json.dumps(
+        [
+            _event(ada, tenant, "delivered", 1),  # replayed from the first callback
+            _event(grace, tenant, "delivered", 1),
+            _event(alan, tenant, "bounce", 1, reason="550 no such user"),
+            _event(ada, tenant, "open", 2),
+            _event(grace, other_tenant, "click", 3),  # names the wrong tenant
+            _event(grace, tenant, "open", 4),
+            _event(grace, tenant, "click", 5),
+        ]
+    )
+
+    # when
+    status, result = call_callback(stack, PATH, payload, stack.sign_sendgrid(payload))
+
+    # then
+    assert status == 200
+    assert result == {"applied": 5, "duplicates": 1, "ignored": 1}
+    _, _, after = call_api(stack, "GET", f"/v1/notifications/{accepted['id']}", key=tenant.key)
+    final = {d["recipient"]["email"]: (d["status"], d["reason"]) for d in after["deliveries"]}
+    assert final == {
+        "ada@example.com": ("opened", None),
+        "grace@example.com": ("clicked", None),
+        "alan@example.com": ("bounced", "550 no such user"),
+    }
+    histories = {
+        d["recipient"]["email"]: [e["status"] for e in d["events"]] for d in after["deliveries"]
+    }
+    assert histories["ada@example.com"][-2:] == ["delivered", "opened"]
+    assert histories["grace@example.com"][-3:] == ["delivered", "opened", "clicked"]

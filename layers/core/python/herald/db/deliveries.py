@@ -11,8 +11,6 @@ from psycopg.types.json import Jsonb
 
 from herald.db.connection import Connection, Row
 
-IN_FLIGHT = ("queued", "deferred", "sending")
-
 
 @dataclass(frozen=True)
 class NewDelivery:
@@ -149,36 +147,53 @@ def for_update_by_ids(conn: Connection, delivery_ids: Sequence[str]) -> list[Row
     ).fetchall()
 
 
-def apply_provider_event(
-    conn: Connection,
-    *,
-    delivery_id: str,
-    tenant_id: str,
-    new_status: str | None,
-    history_status: str,
-    provider_event_id: str | None,
-    at: datetime,
-    detail: dict[str, Any],
-    reason: str | None,
-) -> bool:
-    """Append a provider event (once per provider event id) and move the status if given.
+@dataclass(frozen=True)
+class ProviderEvent:
+    delivery_id: str
+    tenant_id: str
+    status: str
+    at: datetime
+    detail: dict[str, Any]
+    provider_event_id: str | None
 
-    Returns False when this provider event was already recorded (a replayed callback).
-    """
-    recorded = conn.execute(
+
+def insert_provider_events(
+    conn: Connection, events: Sequence[ProviderEvent]
+) -> set[tuple[str, str | None]]:
+    """Append provider events in one statement; return (delivery_id, provider_event_id) of
+    those recorded now. An event already recorded (a replayed callback) is left out."""
+    if not events:
+        return set()
+    rows = conn.execute(
         "INSERT INTO delivery_events"
         " (tenant_id, delivery_id, status, at, detail, provider_event_id)"
-        " VALUES (%s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (delivery_id, provider_event_id) DO NOTHING",
-        (tenant_id, delivery_id, history_status, at, Jsonb(detail), provider_event_id),
-    ).rowcount
-    if recorded and new_status is not None:
-        conn.execute(
-            "UPDATE deliveries SET status = %s, reason = COALESCE(%s, reason), updated_at = now()"
-            " WHERE id = %s",
-            (new_status, reason, delivery_id),
-        )
-    return bool(recorded)
+        " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[],"
+        "                      %s::jsonb[], %s::text[])"
+        " ON CONFLICT (delivery_id, provider_event_id) DO NOTHING"
+        " RETURNING delivery_id, provider_event_id",
+        (
+            [e.tenant_id for e in events],
+            [e.delivery_id for e in events],
+            [e.status for e in events],
+            [e.at for e in events],
+            [Jsonb(e.detail) for e in events],
+            [e.provider_event_id for e in events],
+        ),
+    ).fetchall()
+    return {(r["delivery_id"], r["provider_event_id"]) for r in rows}
+
+
+def set_statuses(conn: Connection, changes: Sequence[tuple[str, str, str | None]]) -> None:
+    """Set (delivery_id, status, reason) for many deliveries in one statement."""
+    if not changes:
+        return
+    conn.execute(
+        "UPDATE deliveries d SET status = c.status, reason = COALESCE(c.reason, d.reason),"
+        "  updated_at = now()"
+        " FROM unnest(%s::text[], %s::text[], %s::text[]) AS c(id, status, reason)"
+        " WHERE d.id = c.id",
+        ([c[0] for c in changes], [c[1] for c in changes], [c[2] for c in changes]),
+    )
 
 
 def list_for_notification(conn: Connection, notification_id: str) -> list[Row]:

@@ -61,59 +61,69 @@ def apply_sendgrid_events(db: Database, events: list[dict[str, Any]]) -> Applied
     """Record each event once (by sg_event_id) and advance its delivery's status.
 
     Deliveries are found by the `delivery_id` and `tenant_id` custom args Herald sent; an
-    event whose tenant does not own the delivery is ignored.
+    event whose tenant does not own the delivery is ignored. A callback of any size costs
+    three statements: lock the deliveries, append the history, move the statuses.
     """
     wanted = [
         e
         for e in events
         if e.get("event") in SENDGRID_STATUS and isinstance(e.get("delivery_id"), str)
     ]
-    applied = duplicates = 0
-    changes: list[dict[str, Any]] = []
     with db.transaction() as conn:
         rows = {
             r["id"]: r
             for r in deliveries.for_update_by_ids(conn, [e["delivery_id"] for e in wanted])
         }
+        # Walk the events in order, as if applied one by one, to find the news.
+        status = {delivery_id: row["status"] for delivery_id, row in rows.items()}
+        candidates: list[tuple[deliveries.ProviderEvent, dict[str, Any]]] = []
+        duplicates = 0
         for event in wanted:
             row = rows.get(event["delivery_id"])
             if row is None or row["tenant_id"] != event.get("tenant_id"):
                 continue
             incoming = SENDGRID_STATUS[event["event"]]
-            if incoming == row["status"]:
+            if incoming == status[row["id"]]:
                 # `processed` after the worker recorded `sent`, a second open: no news.
                 duplicates += 1
                 continue
-            new_status = next_status(row["status"], incoming)
-            reason = _reason(event) if incoming in ("bounced", "failed") else None
-            recorded = deliveries.apply_provider_event(
-                conn,
-                delivery_id=row["id"],
-                tenant_id=row["tenant_id"],
-                new_status=new_status,
-                history_status=incoming,
-                provider_event_id=str(event.get("sg_event_id") or "") or None,
-                at=_timestamp(event),
-                detail=_detail(event),
-                reason=reason,
-            )
-            if not recorded:
+            status[row["id"]] = next_status(status[row["id"]], incoming) or status[row["id"]]
+            candidates.append((_history(row, incoming, event), event))
+
+        recorded = deliveries.insert_provider_events(conn, [c for c, _ in candidates])
+        # Only what was recorded now moves a status: a replayed event changes nothing.
+        final = {delivery_id: row["status"] for delivery_id, row in rows.items()}
+        reasons: dict[str, str | None] = {}
+        changes: list[dict[str, Any]] = []
+        applied = 0
+        for history, event in candidates:
+            if (history.delivery_id, history.provider_event_id) not in recorded:
                 duplicates += 1
                 continue
             applied += 1
-            if new_status is not None:
-                row["status"] = new_status
-                changes.append(
-                    {
-                        "type": f"delivery.{new_status}",
-                        "tenant_id": row["tenant_id"],
-                        "notification_id": row["notification_id"],
-                        "delivery_id": row["id"],
-                        "channel": row["channel"],
-                        "status": new_status,
-                        "at": _timestamp(event).isoformat(),
-                    }
-                )
+            moved = next_status(final[history.delivery_id], history.status)
+            if moved is None:
+                continue
+            final[history.delivery_id] = moved
+            reasons[history.delivery_id] = (
+                _reason(event) if moved in ("bounced", "failed") else None
+            )
+            row = rows[history.delivery_id]
+            changes.append(
+                {
+                    "type": f"delivery.{moved}",
+                    "tenant_id": row["tenant_id"],
+                    "notification_id": row["notification_id"],
+                    "delivery_id": row["id"],
+                    "channel": row["channel"],
+                    "status": moved,
+                    "at": history.at.isoformat(),
+                }
+            )
+        deliveries.set_statuses(
+            conn,
+            [(d, s, reasons.get(d)) for d, s in final.items() if s != rows[d]["status"]],
+        )
     unmatched = len(events) - applied - duplicates
     if unmatched:
         logger.info(
@@ -121,6 +131,17 @@ def apply_sendgrid_events(db: Database, events: list[dict[str, Any]]) -> Applied
         )
     return AppliedEvents(
         applied=applied, duplicates=duplicates, unmatched=unmatched, changes=changes
+    )
+
+
+def _history(row: dict[str, Any], status: str, event: dict[str, Any]) -> deliveries.ProviderEvent:
+    return deliveries.ProviderEvent(
+        delivery_id=row["id"],
+        tenant_id=row["tenant_id"],
+        status=status,
+        at=_timestamp(event),
+        detail=_detail(event),
+        provider_event_id=str(event.get("sg_event_id") or "") or None,
     )
 
 
