@@ -26,7 +26,8 @@ from local.aws_resources import (
     provision,
 )
 from local.functions import function_environment, import_handlers
-from local.gateway import DevRequest, DevResponse, Gateway
+from local.gateway import Gateway
+from local.http import DevRequest, DevResponse
 from local.lambda_context import LocalFunction
 from local.pollers import QueuePoller
 from local.scheduler import SchedulerEmulator

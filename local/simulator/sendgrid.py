@@ -31,7 +31,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from local.gateway import DevRequest, DevResponse
+from local.http import DevRequest, DevResponse
 from local.simulator.callbacks import CallbackDispatcher
 from local.simulator.outbox import Outbox
 

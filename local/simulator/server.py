@@ -7,7 +7,7 @@ import time
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from local.gateway import DevRequest, DevResponse, DevRoute, LocalHttpServer
+from local.http import DevRequest, DevResponse, DevRoute, LocalHttpServer
 from local.simulator.callbacks import CallbackDispatcher
 from local.simulator.outbox import Outbox
 from local.simulator.sendgrid import SendGridSimulator

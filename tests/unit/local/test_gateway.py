@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from local.gateway import DevRequest, DevResponse, DevRoute, Gateway
+from local.gateway import Gateway
+from local.http import DevRequest, DevResponse, DevRoute
 from local.lambda_context import LocalFunction
 
 

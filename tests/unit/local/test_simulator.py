@@ -18,7 +18,8 @@ from sendgrid import SendGridAPIClient
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sendgrid.helpers.mail import CustomArg, Header, Mail
 
-from local.gateway import DevRequest, DevResponse, Gateway, LocalHttpServer
+from local.gateway import Gateway
+from local.http import DevRequest, DevResponse, LocalHttpServer
 from local.lambda_context import LocalFunction
 from local.simulator import ProviderSimulator
 
