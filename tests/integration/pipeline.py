@@ -23,6 +23,15 @@ def call_api(
     return response["statusCode"], headers, parsed
 
 
+def send_email(
+    stack: Stack, key: str, recipients: list[str], headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
+    """POST /v1/notifications with a standard email to `recipients`."""
+    return call_api(
+        stack, "POST", "/v1/notifications", key=key, body=email_body(recipients), headers=headers
+    )
+
+
 def call_callback(
     stack: Stack, path: str, payload: str, headers: dict[str, str]
 ) -> tuple[int, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.conftest import LambdaContext, Stack, Tenant, http_event
-from tests.integration.pipeline import call_api, email_body
+from tests.integration.pipeline import call_api, email_body, send_email
 
 
 def _counts(stack: Stack) -> tuple[int, int]:
@@ -81,9 +81,7 @@ def test_a_tenant_cannot_see_another_tenants_notification(
     stack: Stack, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     # given
-    _, _, accepted = call_api(
-        stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["a@example.com"])
-    )
+    _, _, accepted = send_email(stack, tenant.key, ["a@example.com"])
 
     # when
     status, _, body = call_api(
@@ -208,24 +206,10 @@ def test_an_idempotent_replay_returns_the_first_response(stack: Stack, tenant: T
 def test_an_idempotency_key_reused_with_another_body_is_409(stack: Stack, tenant: Tenant) -> None:
     # given
     headers = {"Idempotency-Key": "k-1"}
-    call_api(
-        stack,
-        "POST",
-        "/v1/notifications",
-        key=tenant.key,
-        body=email_body(["a@example.com"]),
-        headers=headers,
-    )
+    send_email(stack, tenant.key, ["a@example.com"], headers=headers)
 
     # when
-    status, _, error = call_api(
-        stack,
-        "POST",
-        "/v1/notifications",
-        key=tenant.key,
-        body=email_body(["b@example.com"]),
-        headers=headers,
-    )
+    status, _, error = send_email(stack, tenant.key, ["b@example.com"], headers=headers)
 
     # then
     assert status == 409 and error["error"]["code"] == "CONFLICT"
@@ -236,33 +220,14 @@ def test_idempotency_keys_are_per_tenant(
     stack: Stack, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     headers = {"Idempotency-Key": "same"}
-    _, _, first = call_api(
-        stack,
-        "POST",
-        "/v1/notifications",
-        key=tenant.key,
-        body=email_body(["a@example.com"]),
-        headers=headers,
-    )
-    _, _, second = call_api(
-        stack,
-        "POST",
-        "/v1/notifications",
-        key=other_tenant.key,
-        body=email_body(["b@example.com"]),
-        headers=headers,
-    )
+    _, _, first = send_email(stack, tenant.key, ["a@example.com"], headers=headers)
+    _, _, second = send_email(stack, other_tenant.key, ["b@example.com"], headers=headers)
     assert first["id"] != second["id"]
 
 
 def test_notifications_are_listed_newest_first_with_a_cursor(stack: Stack, tenant: Tenant) -> None:
     # given
-    ids = [
-        call_api(
-            stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["a@example.com"])
-        )[2]["id"]
-        for _ in range(3)
-    ]
+    ids = [send_email(stack, tenant.key, ["a@example.com"])[2]["id"] for _ in range(3)]
 
     # when
     _, _, page1 = call_api(stack, "GET", "/v1/notifications", key=tenant.key, query={"limit": "2"})

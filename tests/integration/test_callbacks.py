@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import Stack, Tenant
-from tests.integration.pipeline import call_api, call_callback, email_body, run_pipeline
+from tests.integration.pipeline import call_api, call_callback, email_body, run_pipeline, send_email
 
 PATH = "/v1/callbacks/sendgrid"
 
@@ -17,9 +17,7 @@ PATH = "/v1/callbacks/sendgrid"
 def _sent_delivery(
     stack: Stack, tenant: Tenant, address: str = "ada@example.com"
 ) -> dict[str, Any]:
-    _, _, accepted = call_api(
-        stack, "POST", "/v1/notifications", key=tenant.key, body=email_body([address])
-    )
+    _, _, accepted = send_email(stack, tenant.key, [address])
     run_pipeline(stack)
     _, _, notification = call_api(
         stack, "GET", f"/v1/notifications/{accepted['id']}", key=tenant.key

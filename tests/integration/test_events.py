@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 
 from tests.integration.conftest import Stack, Tenant
-from tests.integration.pipeline import call_api, email_body, run_pipeline
+from tests.integration.pipeline import run_pipeline, send_email
 
 
 def _subscribed_queue(stack: Stack) -> str:
@@ -39,9 +39,7 @@ def _events(stack: Stack, url: str) -> list[dict[str, Any]]:
 def test_sent_and_completed_events_are_published_per_tenant(stack: Stack, tenant: Tenant) -> None:
     # given
     url = _subscribed_queue(stack)
-    _, _, accepted = call_api(
-        stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["ada@example.com"])
-    )
+    _, _, accepted = send_email(stack, tenant.key, ["ada@example.com"])
 
     # when
     run_pipeline(stack)

@@ -21,6 +21,7 @@ from tests.integration.pipeline import (
     run_dispatch,
     run_email_worker,
     run_pipeline,
+    send_email,
 )
 
 
@@ -69,9 +70,7 @@ def test_dispatch_packs_many_deliveries_into_few_channel_messages(
 
 def test_a_redelivered_message_never_sends_twice(stack: Stack, tenant: Tenant) -> None:
     # given a sent notification, and a copy of its email-queue message
-    call_api(
-        stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["ada@example.com"])
-    )
+    send_email(stack, tenant.key, ["ada@example.com"])
     run_dispatch(stack)
     message = stack.drain(stack.resources.email.url)[0]
     stack.sqs().send_message(QueueUrl=stack.resources.email.url, MessageBody=message["Body"])
@@ -86,9 +85,7 @@ def test_a_redelivered_message_never_sends_twice(stack: Stack, tenant: Tenant) -
 
 def test_a_redelivered_dispatch_creates_no_second_delivery(stack: Stack, tenant: Tenant) -> None:
     # given
-    call_api(
-        stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["ada@example.com"])
-    )
+    send_email(stack, tenant.key, ["ada@example.com"])
     message = stack.drain(stack.resources.dispatch.url)[0]
     for _ in range(2):
         stack.sqs().send_message(QueueUrl=stack.resources.dispatch.url, MessageBody=message["Body"])
@@ -126,13 +123,7 @@ def test_a_recipient_without_an_email_address_is_skipped_with_a_reason(
 
 def test_throttled_sends_are_retried_then_fail_with_a_reason(stack: Stack, tenant: Tenant) -> None:
     # given the provider answers 429 to this address every time (retry delay 0 in tests)
-    _, _, accepted = call_api(
-        stack,
-        "POST",
-        "/v1/notifications",
-        key=tenant.key,
-        body=email_body(["ratelimit@example.com"]),
-    )
+    _, _, accepted = send_email(stack, tenant.key, ["ratelimit@example.com"])
 
     # when
     run_pipeline(stack)
@@ -152,9 +143,7 @@ def test_throttled_sends_are_retried_then_fail_with_a_reason(stack: Stack, tenan
 
 def test_a_rejected_send_fails_at_once(stack: Stack, tenant: Tenant) -> None:
     # given an address the provider rejects with a 400
-    _, _, accepted = call_api(
-        stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["invalid@example.com"])
-    )
+    _, _, accepted = send_email(stack, tenant.key, ["invalid@example.com"])
 
     # when
     run_pipeline(stack)
@@ -227,9 +216,7 @@ def test_the_sweeper_dispatches_a_notification_whose_enqueue_was_lost(
     stack: Stack, tenant: Tenant
 ) -> None:
     # given an accepted notification whose dispatch message vanished, three minutes ago
-    _, _, accepted = call_api(
-        stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["ada@example.com"])
-    )
+    _, _, accepted = send_email(stack, tenant.key, ["ada@example.com"])
     stack.drain(stack.resources.dispatch.url)
     with stack.db.transaction() as conn:
         conn.execute("UPDATE notifications SET created_at = now() - interval '3 minutes'")
@@ -256,9 +243,7 @@ def test_a_delivery_held_by_a_live_worker_is_left_alone_then_taken_over_when_its
     stack: Stack, tenant: Tenant
 ) -> None:
     # given a delivery claimed by a worker that is still within its lease
-    call_api(
-        stack, "POST", "/v1/notifications", key=tenant.key, body=email_body(["ada@example.com"])
-    )
+    send_email(stack, tenant.key, ["ada@example.com"])
     run_dispatch(stack)
     body = _email_message(stack)
     with stack.db.transaction() as conn:
