@@ -25,6 +25,8 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from bench.templates import bench_template_renders
+
 ACCEPTS = 300
 FANOUT = 1_000  # the most recipients one notification takes
 PROVIDER_LATENCY_MS = 100
@@ -274,8 +276,10 @@ def main() -> None:
     accept_latency(bench)
     fan_out(bench)
     callback(bench)
-    import_times()
     bench.simulator.stop()
+    print()
+    bench_template_renders()
+    import_times()
 
 
 if __name__ == "__main__":

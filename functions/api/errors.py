@@ -81,7 +81,8 @@ def register(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(errors.HeraldError)
     def domain_error(exc: errors.HeraldError) -> Response[str]:
-        status = STATUS.get(type(exc), 500)
+        # The nearest mapped class: a subclass (RenderFailed is an Unprocessable) maps too.
+        status = next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), 500)
         return error_response(status, exc.code, exc.message, request_id(), exc.details)
 
     @app.not_found

@@ -277,7 +277,7 @@ def test_an_unexpected_error_fails_the_message_but_every_other_result_is_recorde
     run_dispatch(stack)
     message = ChannelMessage.model_validate_json(_email_message(stack))
 
-    def send_one(row: dict[str, Any]) -> str:
+    def send(row: dict[str, Any]) -> str:
         if row["address"] == "crash@example.com":
             raise RuntimeError("bug in an adapter")
         return f"msg-{row['id']}"
@@ -288,7 +288,8 @@ def test_an_unexpected_error_fails_the_message_but_every_other_result_is_recorde
             stack.db,
             message,
             provider="test",
-            send_one=send_one,
+            compose=lambda row: row,
+            send=send,
             retry_queue=MessageQueue(stack.resources.email.url),
             publisher=EventPublisher(stack.resources.events_topic_arn),
             policy=RetryPolicy(),

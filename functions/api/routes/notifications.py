@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.depends import Depends
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from herald.models.common import NotificationStatus, Page
 from herald.models.notifications import (
@@ -18,19 +18,9 @@ from herald.models.notifications import (
 from herald.services import notifications
 from herald.services.auth import Principal
 
-from functions.api.dependencies import db, scope, send_ports
+from functions.api.dependencies import IdempotencyKey, db, replayable, scope, send_ports
 
 router = APIGatewayHttpRouter()
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="idempotency-key",
-        min_length=1,
-        max_length=255,
-        description="Same key + same body within 24 h returns the first response again.",
-    ),
-]
 
 
 @router.post("/v1/notifications", tags=["Notifications"], summary="Send a notification")
@@ -42,13 +32,7 @@ def send_notification(
     result = notifications.accept_notification(
         db, send_ports, principal.tenant_id, body, idempotency_key=idempotency_key
     )
-    headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
-    return Response(
-        status_code=result.status_code,
-        content_type=content_types.APPLICATION_JSON,
-        body=NotificationAccepted.model_validate(result.body),
-        headers=headers,
-    )
+    return replayable(result, NotificationAccepted)
 
 
 @router.get("/v1/notifications", tags=["Notifications"], summary="List notifications")

@@ -10,33 +10,36 @@ from herald.db.connection import Connection, Row
 
 
 def claim_key(
-    conn: Connection,
-    *,
-    tenant_id: str,
-    key: str,
-    request_hash: str,
-    response_status: int,
-    response_body: dict[str, Any],
-    ttl_hours: int,
+    conn: Connection, *, tenant_id: str, key: str, request_hash: str, ttl_hours: int
 ) -> bool:
-    """Store the response for a new (or expired) key; False when a live one exists.
+    """Claim a new (or expired) key for this request; False when a live one exists.
 
-    A concurrent request with the same key blocks on the primary key until the first
-    transaction ends, then sees its row: the two never both create.
+    Call inside the transaction that does the work, then `store_response` in it: a
+    concurrent request with the same key blocks on the primary key until that transaction
+    ends, then sees the stored response. The two never both create.
     """
     row = conn.execute(
         "INSERT INTO idempotency_keys"
         " (tenant_id, key, request_hash, response_status, response_body, expires_at)"
-        " VALUES (%s, %s, %s, %s, %s, now() + make_interval(hours => %s))"
+        " VALUES (%s, %s, %s, 0, '{}', now() + make_interval(hours => %s))"
         " ON CONFLICT (tenant_id, key) DO UPDATE SET"
-        "   request_hash = EXCLUDED.request_hash, response_status = EXCLUDED.response_status,"
-        "   response_body = EXCLUDED.response_body, created_at = now(),"
-        "   expires_at = EXCLUDED.expires_at"
+        "   request_hash = EXCLUDED.request_hash, response_status = 0,"
+        "   response_body = '{}', created_at = now(), expires_at = EXCLUDED.expires_at"
         " WHERE idempotency_keys.expires_at < now()"
         " RETURNING key",
-        (tenant_id, key, request_hash, response_status, Jsonb(response_body), ttl_hours),
+        (tenant_id, key, request_hash, ttl_hours),
     ).fetchone()
     return row is not None
+
+
+def store_response(
+    conn: Connection, tenant_id: str, key: str, status: int, body: dict[str, Any]
+) -> None:
+    conn.execute(
+        "UPDATE idempotency_keys SET response_status = %s, response_body = %s"
+        " WHERE tenant_id = %s AND key = %s",
+        (status, Jsonb(body), tenant_id, key),
+    )
 
 
 def get_key(conn: Connection, tenant_id: str, key: str) -> Row | None:

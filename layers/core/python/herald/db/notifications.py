@@ -20,6 +20,9 @@ def insert_notification(
     channels: Sequence[str],
     recipients: list[dict[str, Any]],
     content: dict[str, Any],
+    template_id: str | None,
+    template_version: int | None,
+    variables: dict[str, Any],
     category: str | None,
     priority: str,
     critical: bool,
@@ -29,8 +32,9 @@ def insert_notification(
 ) -> None:
     conn.execute(
         "INSERT INTO notifications (id, tenant_id, status, channels, recipients, content,"
+        " template_id, template_version, variables,"
         " category, priority, critical, metadata, recipient_count, send_at, schedule_name)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             notification_id,
             tenant_id,
@@ -38,6 +42,9 @@ def insert_notification(
             list(channels),
             Jsonb(recipients),
             Jsonb(content),
+            template_id,
+            template_version,
+            Jsonb(variables),
             category,
             priority,
             critical,
@@ -50,8 +57,11 @@ def insert_notification(
 
 
 def get_notification(conn: Connection, tenant_id: str, notification_id: str) -> Row | None:
+    """The notification, with the key of the template it was sent by (if any)."""
     return conn.execute(
-        "SELECT * FROM notifications WHERE id = %s AND tenant_id = %s",
+        "SELECT n.*, t.key AS template_key FROM notifications n"
+        " LEFT JOIN templates t ON t.id = n.template_id"
+        " WHERE n.id = %s AND n.tenant_id = %s",
         (notification_id, tenant_id),
     ).fetchone()
 

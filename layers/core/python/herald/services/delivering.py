@@ -8,19 +8,23 @@ from collections.abc import Callable
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from herald.aws.sns import EventPublisher
 from herald.aws.sqs import MessageQueue
 from herald.channels.base import PermanentSendError, RetryableSendError
 from herald.db import deliveries, notifications
 from herald.db.connection import Database
+from herald.errors import HeraldError
 from herald.models.messages import ChannelMessage
 
 logger = logging.getLogger(__name__)
 
-SendOne = Callable[[dict[str, Any]], str]
-"""Sends one claimed delivery row; returns the provider message id or raises SendError."""
+M = TypeVar("M")
+Compose = Callable[[dict[str, Any]], M]
+"""Builds the provider message of one claimed delivery row (rendering its template)."""
+Send = Callable[[M], str]
+"""Sends one message; returns the provider message id or raises SendError."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,8 @@ def deliver_batch(
     message: ChannelMessage,
     *,
     provider: str,
-    send_one: SendOne,
+    compose: Compose[M],
+    send: Send[M],
     retry_queue: MessageQueue,
     publisher: EventPublisher,
     policy: RetryPolicy,
@@ -59,7 +64,9 @@ def deliver_batch(
     """Send the deliveries of one channel message.
 
     Only deliveries this call claims are sent, so a redelivered message or a concurrent
-    worker never sends twice. Provider calls run concurrently on `senders` (they are
+    worker never sends twice. Messages are composed on this thread (rendering is CPU-bound
+    and may read a template version); a delivery whose content cannot be rendered fails
+    with reason `render_failed`. Provider calls run concurrently on `senders` (they are
     network-bound: one at a time, a batch of 500 would outlast the function's timeout);
     each result is recorded by this thread as soon as it arrives, keeping the window in
     which a crash could cause a resend to the sends in flight.
@@ -70,7 +77,18 @@ def deliver_batch(
     outcome = BatchOutcome(not_claimed=len(message.delivery_ids) - len(claimed))
     events: list[dict[str, Any]] = []
     retry_delay = 0
-    attempts = {senders.submit(_attempt, row, send_one, provider, policy): row for row in claimed}
+    attempts = {}
+    for row in claimed:
+        try:
+            composed = compose(row)
+        except HeraldError as exc:
+            deliveries.record_outcome(
+                conn, row["id"], status="failed", error=exc.message, reason="render_failed"
+            )
+            outcome.failed.append(row["id"])
+            events.append(_event(row, "failed"))
+            continue
+        attempts[senders.submit(_attempt, composed, send, provider, policy, row["attempts"])] = row
     unexpected: BaseException | None = None
     for future in as_completed(attempts):
         row = attempts[future]
@@ -120,15 +138,15 @@ def deliver_batch(
 
 
 def _attempt(
-    row: dict[str, Any], send_one: SendOne, provider: str, policy: RetryPolicy
+    message: M, send: Send[M], provider: str, policy: RetryPolicy, attempt: int
 ) -> tuple[str, dict[str, Any], int]:
     """Returns the new status, the fields to record and, for a retry, its delay in seconds."""
     try:
-        message_id = send_one(row)
+        message_id = send(message)
     except RetryableSendError as exc:
-        if row["attempts"] >= policy.max_attempts:
+        if attempt >= policy.max_attempts:
             return "failed", {"provider": provider, "error": str(exc), "reason": "max_attempts"}, 0
-        delay = policy.delay_for(row["attempts"])
+        delay = policy.delay_for(attempt)
         next_at = datetime.now(UTC) + timedelta(seconds=delay)
         return (
             "deferred",

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from herald.aws.scheduler import OneTimeScheduler
 from herald.aws.sqs import MessageQueue
-from herald.db import deliveries, idempotency, notifications
-from herald.db.connection import Database
+from herald.db import deliveries, notifications
+from herald.db.connection import Connection, Database
 from herald.errors import Conflict, InvalidRequest, NotFound, Unprocessable
 from herald.ids import new_id
 from herald.models.common import Channel, Page
@@ -25,14 +22,18 @@ from herald.models.notifications import (
     NotificationOut,
     NotificationSummary,
     SendNotificationRequest,
+    TemplateUsed,
 )
+from herald.services import idempotency, templates
+from herald.services.cursors import decode_cursor, page_rows
+from herald.services.idempotency import StoredResponse
+from herald.services.templates import TemplateSend
 
 logger = logging.getLogger(__name__)
 
 # Channels with a worker in this release. The API accepts every channel name of the
 # contract and answers 422 for one that cannot be delivered yet, rather than dropping it.
 AVAILABLE_CHANNELS: frozenset[Channel] = frozenset({"email"})
-IDEMPOTENCY_TTL_HOURS = 24
 # A send_at this far in the past is a mistake, not clock skew.
 SEND_AT_TOLERANCE = timedelta(seconds=5)
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
@@ -44,36 +45,22 @@ class SendPorts:
     scheduler: OneTimeScheduler
 
 
-@dataclass(frozen=True)
-class SendResult:
-    status_code: int
-    body: dict[str, Any]
-    replayed: bool
+def _check_channels(
+    channels: list[Channel], fallback: list[Channel], defined: Iterable[Channel] | None
+) -> None:
+    """Every channel must have a worker; with inline content (`defined`), content too.
 
-
-def request_hash(request: SendNotificationRequest) -> str:
-    """Hash of the request's meaning, so re-serialised JSON still counts as the same body."""
-    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _channels_for(request: SendNotificationRequest) -> list[Channel]:
-    if request.template is not None:
-        raise Unprocessable(
-            f"template '{request.template}' not found",
-            [{"field": "template", "message": "no template with this key"}],
-        )
-    assert request.content is not None
-    defined = request.content.channels()
-    channels = request.channels or defined
+    A template lacking a requested channel is not an error: those deliveries are skipped
+    with `no_content`, per recipient, at dispatch.
+    """
     problems = []
-    for field, names in (("channels", channels), ("fallback", request.fallback)):
+    for field, names in (("channels", channels), ("fallback", fallback)):
         for name in names:
             if name not in AVAILABLE_CHANNELS:
                 problems.append(
                     {"field": field, "message": f"channel '{name}' is not available yet"}
                 )
-            elif name not in defined:
+            elif defined is not None and name not in defined:
                 problems.append(
                     {"field": field, "message": f"no content given for channel '{name}'"}
                 )
@@ -83,7 +70,32 @@ def _channels_for(request: SendNotificationRequest) -> list[Channel]:
                 )
     if problems:
         raise Unprocessable("some channels cannot be sent", problems)
-    return list(dict.fromkeys(channels))
+
+
+def _resolve_content(
+    conn: Connection, tenant_id: str, request: SendNotificationRequest
+) -> tuple[list[Channel], TemplateSend | None]:
+    """The channels to send on and, for a send by template, the version it pins."""
+    if request.template is None:
+        assert request.content is not None
+        defined = request.content.channels()
+        channels = request.channels or defined
+        _check_channels(channels, request.fallback, defined)
+        return list(dict.fromkeys(channels)), None
+    if request.channels is not None:
+        _check_channels(request.channels, request.fallback, None)
+    pinned = templates.prepare_send(
+        conn,
+        tenant_id,
+        request.template,
+        channels=request.channels,
+        sendable=AVAILABLE_CHANNELS,
+        variables=request.variables,
+        sample_recipient=request.recipients[0].model_dump(mode="json", exclude_none=True),
+    )
+    if request.channels is None:
+        _check_channels(pinned.channels, request.fallback, None)
+    return list(dict.fromkeys(pinned.channels)), pinned
 
 
 def accept_notification(
@@ -94,14 +106,13 @@ def accept_notification(
     *,
     idempotency_key: str | None,
     now: datetime | None = None,
-) -> SendResult:
+) -> StoredResponse:
     """Validate, store and hand a notification to the pipeline.
 
     Committed before it is enqueued: if the process dies in between, the sweeper finds the
     notification still `accepted` and enqueues it. Nothing accepted is lost.
     """
     now = now or datetime.now(UTC)
-    channels = _channels_for(request)
     send_at = request.send_at
     if send_at is not None:
         if send_at < now - SEND_AT_TOLERANCE:
@@ -124,22 +135,12 @@ def accept_notification(
 
     with db.transaction() as conn:
         if idempotency_key is not None:
-            fingerprint = request_hash(request)
-            claimed = idempotency.claim_key(
-                conn,
-                tenant_id=tenant_id,
-                key=idempotency_key,
-                request_hash=fingerprint,
-                response_status=202,
-                response_body=body,
-                ttl_hours=IDEMPOTENCY_TTL_HOURS,
+            replay = idempotency.replay_or_claim(
+                conn, tenant_id, idempotency_key, request, operation="send_notification"
             )
-            if not claimed:
-                previous = idempotency.get_key(conn, tenant_id, idempotency_key)
-                assert previous is not None
-                if previous["request_hash"] != fingerprint:
-                    raise Conflict("Idempotency-Key was already used with a different request body")
-                return SendResult(previous["response_status"], previous["response_body"], True)
+            if replay is not None:
+                return replay
+        channels, pinned = _resolve_content(conn, tenant_id, request)
         notifications.insert_notification(
             conn,
             notification_id=notification_id,
@@ -147,9 +148,10 @@ def accept_notification(
             status=status,
             channels=channels,
             recipients=[r.model_dump(mode="json", exclude_none=True) for r in request.recipients],
-            content=request.content.model_dump(mode="json", exclude_none=True)
-            if request.content
-            else {},
+            content=request.content.as_stored() if request.content else {},
+            template_id=pinned.template_id if pinned else None,
+            template_version=pinned.version if pinned else None,
+            variables=request.variables,
             category=request.category,
             priority=request.priority,
             critical=request.critical,
@@ -157,6 +159,8 @@ def accept_notification(
             send_at=send_at,
             schedule_name=notification_id if send_at else None,
         )
+        if idempotency_key is not None:
+            idempotency.remember(conn, tenant_id, idempotency_key, 202, body)
 
     message = DispatchMessage(tenant_id=tenant_id, notification_id=notification_id)
     try:
@@ -170,7 +174,7 @@ def accept_notification(
         logger.exception(
             "handing %s to the pipeline failed; the sweeper will retry", notification_id
         )
-    return SendResult(202, body, False)
+    return StoredResponse(202, body, False)
 
 
 def get_notification(db: Database, tenant_id: str, notification_id: str) -> NotificationOut:
@@ -186,24 +190,14 @@ def get_notification(db: Database, tenant_id: str, notification_id: str) -> Noti
         events.setdefault(event["delivery_id"], []).append(
             DeliveryEventOut(status=event["status"], at=event["at"])
         )
+    template = None
+    if row["template_key"] is not None:
+        template = TemplateUsed(key=row["template_key"], version=row["template_version"])
     return NotificationOut(
         **row,
+        template=template,
         deliveries=[DeliveryOut(**d, events=events.get(d["id"], [])) for d in delivery_rows],
     )
-
-
-def encode_cursor(last_id: str) -> str:
-    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequest("invalid cursor", [{"field": "cursor", "message": "invalid"}]) from exc
-    if not value.startswith("ntf_"):
-        raise InvalidRequest("invalid cursor", [{"field": "cursor", "message": "invalid"}])
-    return value
 
 
 def list_notifications(
@@ -211,14 +205,14 @@ def list_notifications(
 ) -> Page[NotificationSummary]:
     """Newest first, `limit` per page, with an opaque cursor to the next page."""
     after_id = decode_cursor(cursor) if cursor else None
+    if after_id is not None and not after_id.startswith("ntf_"):
+        raise InvalidRequest("invalid cursor", [{"field": "cursor", "message": "invalid"}])
     rows = notifications.list_notifications(
         db.connection(), tenant_id, status=status, after_id=after_id, limit=limit + 1
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, next_cursor = page_rows(rows, limit, "id")
     return Page[NotificationSummary](
-        items=[NotificationSummary(**r) for r in rows],
-        next_cursor=encode_cursor(rows[-1]["id"]) if more and rows else None,
+        items=[NotificationSummary(**r) for r in rows], next_cursor=next_cursor
     )
 
 

@@ -1,0 +1,103 @@
+"""What each channel sends: the content of a notification, or of a template per locale.
+
+The same shapes serve inline content (sent as given) and templates (every string is a
+Jinja2 template rendered per recipient).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from herald.models.common import CHANNELS, Channel
+
+# RFC 5322 caps a header line at 998 characters; a longer subject cannot be sent.
+MAX_SUBJECT_LENGTH = 998
+MAX_BODY_LENGTH = 500_000
+MAX_SHORT_TEXT = 4_000
+
+
+class EmailContent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(min_length=1, max_length=MAX_SUBJECT_LENGTH)
+    text: str | None = Field(default=None, max_length=MAX_BODY_LENGTH)
+    html: str | None = Field(
+        default=None,
+        max_length=MAX_BODY_LENGTH,
+        description="When text is absent, the text part is derived from the html.",
+    )
+
+    @model_validator(mode="after")
+    def _has_body(self) -> EmailContent:
+        if not self.text and not self.html:
+            raise ValueError("email content needs text or html")
+        return self
+
+
+class TextContent(BaseModel):
+    """SMS and WhatsApp."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=MAX_SHORT_TEXT)
+
+
+class PushContent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=MAX_SHORT_TEXT)
+    body: str = Field(min_length=1, max_length=MAX_SHORT_TEXT)
+    data: dict[str, str] | None = Field(default=None, description="FCM data: string values")
+
+
+class WebPushContent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=MAX_SHORT_TEXT)
+    body: str = Field(min_length=1, max_length=MAX_SHORT_TEXT)
+    url: str | None = Field(default=None, max_length=2048)
+    data: dict[str, Any] | None = None
+
+
+class InAppContent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=MAX_SHORT_TEXT)
+    body: str = Field(min_length=1, max_length=MAX_BODY_LENGTH)
+    action_url: str | None = Field(default=None, max_length=2048)
+    data: dict[str, Any] | None = None
+
+
+class WebhookContent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: dict[str, Any] = Field(description="The JSON body; in a template every string is one")
+
+
+class Content(BaseModel):
+    """Content for one or more channels."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailContent | None = None
+    sms: TextContent | None = None
+    whatsapp: TextContent | None = None
+    push: PushContent | None = None
+    web_push: WebPushContent | None = None
+    in_app: InAppContent | None = None
+    webhook: WebhookContent | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Content:
+        if not self.channels():
+            raise ValueError("content needs at least one channel")
+        return self
+
+    def channels(self) -> list[Channel]:
+        return [name for name in CHANNELS if getattr(self, name) is not None]
+
+    def as_stored(self) -> dict[str, dict[str, Any]]:
+        """{channel: content} as kept in the database, without absent fields."""
+        return self.model_dump(mode="json", exclude_none=True)
