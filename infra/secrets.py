@@ -1,4 +1,5 @@
-"""The provider-credentials secret (SendGrid today; Twilio, FCM, VAPID later)."""
+"""Herald's own secrets: provider credentials (SendGrid today; Twilio, FCM, VAPID later) and
+the key that signs end-user links."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from aws_cdk import Acknowledgment, Validations
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from infra.constants import PROVIDER_SECRET_KEYS, PROVIDER_SECRET_NAME
+from infra.constants import (
+    LINKS_SECRET_LENGTH,
+    LINKS_SECRET_NAME,
+    PROVIDER_SECRET_KEYS,
+    PROVIDER_SECRET_NAME,
+)
 from infra.functions import Binding
 
 # Deployed with generated dummy values that the operator replaces (docs/infrastructure.md).
@@ -49,5 +55,42 @@ class ProviderSecret(Construct):
         """Read the credentials (GetSecretValue/DescribeSecret on this secret only)."""
         return Binding(
             environment={"HERALD_PROVIDER_SECRET_ID": self.secret.secret_arn},
+            grant=self.secret.grant_read,
+        )
+
+
+class LinkSigningSecret(Construct):
+    """A random string that signs unsubscribe and preference-center links (HMAC-SHA256).
+
+    Only the functions that issue links (the email worker) or open them (the API) may read it.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.secret = secretsmanager.Secret(
+            self,
+            "Secret",
+            secret_name=LINKS_SECRET_NAME,
+            description="Herald: signs the unsubscribe and preference links in messages",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=LINKS_SECRET_LENGTH, exclude_punctuation=True
+            ),
+        )
+        Validations.of(self.secret).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SMG4",
+                reason=(
+                    "A new key invalidates every unsubscribe and preference link in messages "
+                    "already sent, which RFC 8058 and the law expect to keep working; the "
+                    "operator rotates it deliberately with put-secret-value "
+                    "(docs/infrastructure.md)."
+                ),
+            )
+        )
+
+    def reader(self) -> Binding:
+        """Read the key (GetSecretValue/DescribeSecret on this secret only)."""
+        return Binding(
+            environment={"HERALD_LINKS_SECRET_ID": self.secret.secret_arn},
             grant=self.secret.grant_read,
         )

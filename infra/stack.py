@@ -31,7 +31,7 @@ from infra.monitoring import DeadLetterAlarms
 from infra.network import Network
 from infra.queues import RedrivenQueue
 from infra.scheduler import SendScheduler
-from infra.secrets import ProviderSecret
+from infra.secrets import LinkSigningSecret, ProviderSecret
 from infra.workers import consume, run_every
 
 
@@ -53,6 +53,7 @@ class HeraldStack(Stack):
         network = Network(self, "Network")
         database = Database(self, "Database", vpc=network.vpc)
         providers = ProviderSecret(self, "ProviderSecret")
+        link_signing = LinkSigningSecret(self, "LinkSigningSecret")
         events = EventsTopic(self, "Events")
         platform = FunctionPlatform(
             vpc=network.vpc, layers=SharedLayers(self, "Layers", requirements=requirements)
@@ -87,6 +88,7 @@ class HeraldStack(Stack):
                 dispatch_queue.sender(),
                 scheduler.schedule_writer(),
                 api.public_url(),
+                link_signing.reader(),  # opens unsubscribe and preference links
             ],
         )
         api.route_default(api_function.function)
@@ -97,7 +99,14 @@ class HeraldStack(Stack):
             "DispatchFunction",
             spec=DISPATCH_FUNCTION,
             platform=platform,
-            uses=[database.client(), email_queue.sender(), events.publisher()],
+            # The dispatch queue and the scheduler: to wake up when quiet hours end.
+            uses=[
+                database.client(),
+                email_queue.sender(),
+                events.publisher(),
+                dispatch_queue.sender(),
+                scheduler.schedule_writer(),
+            ],
         )
         consume(
             dispatch_function.function, dispatch_queue, max_concurrency=DISPATCH_MAX_CONCURRENCY
@@ -124,6 +133,7 @@ class HeraldStack(Stack):
                 providers.reader(),
                 events.publisher(),
                 api.public_url(),
+                link_signing.reader(),  # signs the links it puts into emails
                 Binding(environment={"HERALD_EMAIL_FROM": email_from}),
             ],
         )
@@ -163,6 +173,7 @@ class HeraldStack(Stack):
         CfnOutput(self, "EmailQueueUrl", value=email_queue.queue.queue_url)
         CfnOutput(self, "EventsTopicArn", value=events.topic.topic_arn)
         CfnOutput(self, "ProviderSecretName", value=providers.secret.secret_name)
+        CfnOutput(self, "LinksSecretName", value=link_signing.secret.secret_name)
         CfnOutput(self, "DatabaseSecretArn", value=database.secret.secret_arn)
         CfnOutput(self, "DatabaseProxyEndpoint", value=database.proxy.endpoint)
         CfnOutput(self, "ScheduleGroupName", value=scheduler.group.schedule_group_name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ class Resources:
     email: Queue
     events_topic_arn: str
     provider_secret_id: str
+    links_secret_id: str
 
     def environment(self) -> dict[str, str]:
         """The HERALD_* variables the handlers read, as CDK sets them in AWS."""
@@ -42,6 +44,7 @@ class Resources:
             "HERALD_SCHEDULE_GROUP": SCHEDULE_GROUP,
             "HERALD_SCHEDULER_ROLE_ARN": SCHEDULER_ROLE_ARN,
             "HERALD_PROVIDER_SECRET_ID": self.provider_secret_id,
+            "HERALD_LINKS_SECRET_ID": self.links_secret_id,
         }
 
 
@@ -73,12 +76,23 @@ def _queue(sqs: Any, name: str, visibility_timeout: int) -> Queue:
     return Queue(name=name, url=url, arn=arn, dlq_url=dlq_url)
 
 
-def provision(
-    provider_secret: dict[str, str], prefix: str = "herald", visibility_timeout: int = 30
-) -> Resources:
-    """Create queues with DLQs, the events topic, the schedule group and the provider secret.
+def new_links_secret() -> str:
+    """A random link-signing key: 64 characters, as CDK generates it in AWS."""
+    return secrets.token_urlsafe(48)
 
-    Idempotent, so it also serves a restart against a moto that kept its state.
+
+def provision(
+    provider_secret: dict[str, str],
+    prefix: str = "herald",
+    visibility_timeout: int = 30,
+    *,
+    links_secret: str | None = None,
+) -> Resources:
+    """Create queues with DLQs, the events topic, the schedule group and the two secrets.
+
+    `links_secret` signs end-user links; pass the same one across restarts so links already
+    sent keep working (a new random one when not given). Idempotent, so it also serves a
+    restart against a moto that kept its state.
     """
     sqs = boto3.client("sqs", region_name=REGION)
     dispatch = _queue(sqs, f"{prefix}-dispatch", visibility_timeout)
@@ -89,16 +103,19 @@ def provision(
     scheduler = boto3.client("scheduler", region_name=REGION)
     with contextlib.suppress(scheduler.exceptions.ConflictException):
         scheduler.create_schedule_group(Name=SCHEDULE_GROUP)
-    secrets = boto3.client("secretsmanager", region_name=REGION)
-    secret_name = f"{prefix}/providers"
-    try:
-        secret_arn = secrets.create_secret(
-            Name=secret_name, SecretString=json.dumps(provider_secret)
-        )["ARN"]
-    except secrets.exceptions.ResourceExistsException:
-        secret_arn = secrets.put_secret_value(
-            SecretId=secret_name, SecretString=json.dumps(provider_secret)
-        )["ARN"]
     return Resources(
-        dispatch=dispatch, email=email, events_topic_arn=topic_arn, provider_secret_id=secret_arn
+        dispatch=dispatch,
+        email=email,
+        events_topic_arn=topic_arn,
+        provider_secret_id=_secret(f"{prefix}/providers", json.dumps(provider_secret)),
+        links_secret_id=_secret(f"{prefix}/links", links_secret or new_links_secret()),
     )
+
+
+def _secret(name: str, value: str) -> str:
+    """The ARN of secret `name`, created or given `value`."""
+    client = boto3.client("secretsmanager", region_name=REGION)
+    try:
+        return str(client.create_secret(Name=name, SecretString=value)["ARN"])
+    except client.exceptions.ResourceExistsException:
+        return str(client.put_secret_value(SecretId=name, SecretString=value)["ARN"])

@@ -23,6 +23,7 @@ from local.aws_resources import (
     SCHEDULER_ROLE_ARN,
     Resources,
     free_port,
+    new_links_secret,
     provision,
 )
 from local.functions import function_environment, import_handlers
@@ -93,7 +94,10 @@ class Runtime:
         )
         self.simulator.start()
         self._stoppables.append(self.simulator)
-        self.resources = provision(self._provider_secret(self.simulator, simulator_key))
+        self.resources = provision(
+            self._provider_secret(self.simulator, simulator_key),
+            links_secret=self._links_secret(),
+        )
         os.environ.update(
             function_environment(
                 self.resources,
@@ -196,6 +200,17 @@ class Runtime:
             "sendgrid_api_key": simulator_key,
             "sendgrid_webhook_public_key": simulator.sendgrid_public_key,
         }
+
+    def _links_secret(self) -> str:
+        """The link-signing key, kept in the home directory: links sent before a restart
+        still open after it."""
+        path = self.config.home / "links-secret"
+        if path.exists():
+            return path.read_text().strip()
+        secret = new_links_secret()
+        path.write_text(secret + "\n")
+        path.chmod(0o600)
+        return secret
 
     def _seed_dev_tenant(self) -> str:
         from herald.db.connection import Database

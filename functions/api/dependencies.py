@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated, TypeVar
 
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.event_handler.request import Request
 from herald.aws.scheduler import OneTimeScheduler
-from herald.aws.secrets import database_url
+from herald.aws.secrets import database_url, link_signing_key
 from herald.aws.sqs import MessageQueue
 from herald.db.connection import Database
 from herald.services.auth import Principal, authenticate
+from herald.services.idempotency import StoredResponse
 from herald.services.notifications import SendPorts
 from herald.settings import Settings
+from pydantic import BaseModel
 
 settings = Settings()
 db = Database(database_url(settings), settings.database_prepare_threshold)
@@ -23,6 +28,17 @@ send_ports = SendPorts(
         target_arn=settings.required("dispatch_queue_arn"),
     ),
 )
+links_secret_id = settings.required("links_secret_id")
+
+
+def link_key() -> bytes:
+    """The key that signs end-user links (read through the cached secrets provider)."""
+    return link_signing_key(links_secret_id)
+
+
+# A route's `security` for OpenAPI's "no authentication": one empty requirement. Powertools
+# drops `security=[]`, which would leave the API-wide bearer requirement on the route.
+NO_API_KEY: list[dict[str, list[str]]] = [{}]
 
 
 def scope(name: str) -> Callable[[Request], Principal]:
@@ -35,3 +51,27 @@ def scope(name: str) -> Callable[[Request], Principal]:
 
     principal_with_scope.__name__ = f"principal_with_{name}_scope"
     return principal_with_scope
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="idempotency-key",
+        min_length=1,
+        max_length=255,
+        description="Same key + same body within 24 h returns the first response again.",
+    ),
+]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def replayable(result: StoredResponse, model: type[M]) -> Response[M]:
+    """The response of a POST under Idempotency-Key, marked when it is a replay."""
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
+    return Response(
+        status_code=result.status_code,
+        content_type=content_types.APPLICATION_JSON,
+        body=model.model_validate(result.body),
+        headers=headers,
+    )

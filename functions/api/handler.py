@@ -12,7 +12,15 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.api import errors
-from functions.api.routes import api_keys, notifications, operations
+from functions.api.routes import (
+    api_keys,
+    end_user_pages,
+    notifications,
+    operations,
+    suppressions,
+    templates,
+    users,
+)
 
 # Larger bodies are refused before parsing (API.md: 413). API Gateway allows 10 MB.
 MAX_BODY_BYTES = 1024 * 1024
@@ -22,6 +30,10 @@ tracer = Tracer()
 # A response that breaks its own schema is our bug: 500 (ResponseValidationError), never 4xx.
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 app.include_router(notifications.router)
+app.include_router(templates.router)
+app.include_router(users.router)
+app.include_router(suppressions.router)
+app.include_router(end_user_pages.router)
 app.include_router(api_keys.router)
 app.include_router(operations.router)
 errors.register(app)

@@ -13,24 +13,32 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from herald.aws.scheduler import OneTimeScheduler
 from herald.aws.secrets import database_url
 from herald.aws.sqs import MessageQueue
 from herald.db.connection import Database
 from herald.models.messages import DispatchMessage
-from herald.services.dispatch import dispatch_notification
+from herald.services.dispatch import DispatchPorts, dispatch_notification
 from herald.settings import Settings
 
 logger = Logger()
 tracer = Tracer()
 settings = Settings()
 db = Database(database_url(settings), settings.database_prepare_threshold)
-channel_queues = {"email": MessageQueue(settings.required("email_queue_url"))}
+ports = DispatchPorts(
+    channel_queues={"email": MessageQueue(settings.required("email_queue_url"))},
+    scheduler=OneTimeScheduler(
+        group=settings.schedule_group,
+        role_arn=settings.required("scheduler_role_arn"),
+        target_arn=settings.required("dispatch_queue_arn"),
+    ),
+)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def dispatch_record(record: SQSRecord) -> None:
     message = DispatchMessage.model_validate_json(record.body)
-    outcome = dispatch_notification(db, channel_queues, message.tenant_id, message.notification_id)
+    outcome = dispatch_notification(db, ports, message.tenant_id, message.notification_id)
     if outcome:
         logger.info(
             "dispatched",
@@ -38,6 +46,7 @@ def dispatch_record(record: SQSRecord) -> None:
                 "notification_id": outcome.notification_id,
                 "queued": outcome.queued,
                 "skipped": outcome.skipped,
+                "deferred": outcome.deferred,
             },
         )
 

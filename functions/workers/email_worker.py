@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -14,14 +15,16 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from herald.aws.secrets import database_url, provider_credentials
+from herald.aws.secrets import database_url, link_signing_key, provider_credentials
 from herald.aws.sns import EventPublisher
 from herald.aws.sqs import MessageQueue
+from herald.channels.base import EmailMessage
 from herald.channels.sendgrid_email import PROVIDER, SendGridEmailSender
 from herald.db.connection import Database
 from herald.models.messages import ChannelMessage
+from herald.services import templates
 from herald.services.delivering import RetryPolicy, deliver_batch
-from herald.services.email import EmailIdentity, compose_email
+from herald.services.email import EmailIdentity, UnsubscribeLinks, compose_email
 from herald.settings import Settings
 
 logger = Logger()
@@ -33,6 +36,7 @@ publisher = EventPublisher(settings.required("events_topic_arn"))
 identity = EmailIdentity(from_email=settings.email_from, from_name=settings.email_from_name)
 policy = RetryPolicy(max_attempts=settings.max_attempts, base_seconds=settings.retry_base_seconds)
 secret_id = settings.required("provider_secret_id")
+links_secret_id = settings.required("links_secret_id")
 processor = BatchProcessor(event_type=EventType.SQS)
 senders = ThreadPoolExecutor(max_workers=settings.send_concurrency, thread_name_prefix="send")
 _senders: dict[str, SendGridEmailSender] = {}
@@ -47,6 +51,14 @@ def _sender() -> SendGridEmailSender:
     return _senders[api_key]
 
 
+def compose(delivery: dict[str, Any]) -> EmailMessage:
+    content = templates.content_for(db.connection(), delivery)
+    unsubscribe = UnsubscribeLinks(link_signing_key(links_secret_id), settings.public_base_url)
+    return compose_email(
+        delivery, content, identity, unsubscribe.headers_for(delivery, datetime.now(UTC))
+    )
+
+
 def send_record(record: SQSRecord) -> None:
     message = ChannelMessage.model_validate_json(record.body)
     sender = _sender()
@@ -54,7 +66,8 @@ def send_record(record: SQSRecord) -> None:
         db,
         message,
         provider=PROVIDER,
-        send_one=lambda row: sender.send(compose_email(row, identity)),
+        compose=compose,
+        send=sender.send,
         retry_queue=email_queue,
         publisher=publisher,
         policy=policy,

@@ -88,4 +88,10 @@ def test_outputs_tell_the_operator_where_things_are(template: Template) -> None:
     names = set(outputs)
 
     # then
-    assert {"ApiUrl", "DispatchQueueUrl", "ProviderSecretName", "EventsTopicArn"} <= names
+    assert {
+        "ApiUrl",
+        "DispatchQueueUrl",
+        "ProviderSecretName",
+        "LinksSecretName",
+        "EventsTopicArn",
+    } <= names

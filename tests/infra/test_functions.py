@@ -28,6 +28,7 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_SCHEDULE_GROUP",
             "HERALD_SCHEDULER_ROLE_ARN",
             "HERALD_PUBLIC_BASE_URL",
+            "HERALD_LINKS_SECRET_ID",
         },
     ),
     "functions.webhooks.handler.handler": (
@@ -38,7 +39,16 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
     "functions.dispatch.handler.handler": (
         60,
         512,
-        {"HERALD_EMAIL_QUEUE_URL", "HERALD_EMAIL_QUEUE_ARN", "HERALD_EVENTS_TOPIC_ARN"},
+        {
+            "HERALD_EMAIL_QUEUE_URL",
+            "HERALD_EMAIL_QUEUE_ARN",
+            "HERALD_EVENTS_TOPIC_ARN",
+            # Quiet hours: a one-time schedule wakes the notification up on this queue.
+            "HERALD_DISPATCH_QUEUE_URL",
+            "HERALD_DISPATCH_QUEUE_ARN",
+            "HERALD_SCHEDULE_GROUP",
+            "HERALD_SCHEDULER_ROLE_ARN",
+        },
     ),
     "functions.dispatch.sweeper.handler": (
         60,
@@ -60,6 +70,7 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_EMAIL_FROM",
             "HERALD_EVENTS_TOPIC_ARN",
             "HERALD_PUBLIC_BASE_URL",
+            "HERALD_LINKS_SECRET_ID",
         },
     ),
     "functions.migrations.handler.handler": (300, 256, set()),

@@ -50,7 +50,12 @@ def test_no_statement_allows_every_action_of_a_data_service(resources: Resources
     [
         (
             "functions.api.handler.handler",
-            {"sqs:SendMessage", "scheduler:CreateSchedule", "iam:PassRole"},
+            {
+                "sqs:SendMessage",
+                "scheduler:CreateSchedule",
+                "iam:PassRole",
+                "secretsmanager:GetSecretValue",
+            },
         ),
         ("functions.dispatch.sweeper.handler", {"sqs:SendMessage"}),
         (
@@ -161,3 +166,34 @@ def test_schedule_group_and_the_role_the_scheduler_assumes(resources: Resources)
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
     assert "aws:SourceAccount" in trust["Condition"]["StringEquals"]
     assert actions == {"sqs:SendMessage"}
+
+
+def test_only_the_api_and_the_email_worker_may_read_the_link_signing_key(
+    resources: Resources,
+) -> None:
+    # given
+    (secret_id,) = [
+        key
+        for key, secret in of_type(resources, "AWS::SecretsManager::Secret").items()
+        if secret["Properties"].get("Name") == "herald/links"
+    ]
+    roles_by_handler = {
+        handler: logical_id(function["Properties"]["Role"])
+        for handler, function in herald_functions(resources).items()
+    }
+
+    # when
+    readers = {
+        handler
+        for handler, role_id in roles_by_handler.items()
+        for policy in of_type(resources, "AWS::IAM::Policy").values()
+        if role_id in {logical_id(role) for role in policy["Properties"].get("Roles", [])}
+        for statement in as_list(policy["Properties"]["PolicyDocument"]["Statement"])
+        if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
+        and secret_id in {logical_id(r) for r in as_list(statement["Resource"])}
+    }
+
+    # then
+    assert readers == {"functions.api.handler.handler", "functions.workers.email_worker.handler"}
+    generated = resources[secret_id]["Properties"]["GenerateSecretString"]
+    assert generated["PasswordLength"] == 64 and generated["ExcludePunctuation"] is True

@@ -29,6 +29,8 @@ from local.functions import function_environment, import_handlers
 from local.simulator import ProviderSimulator
 
 SIMULATOR_KEY = "SG.integration-tests"
+# Signs end-user links, as the secret CDK generates does in AWS; tests issue tokens with it.
+LINKS_SECRET = "integration-tests-link-signing-key-0123456789abcdef"
 
 
 @dataclass
@@ -41,6 +43,8 @@ class Stack:
     handlers: dict[str, ModuleType]
     # Signs SendGrid Event Webhook payloads as SendGrid does; its public key is in the secret.
     callback_key: ec.EllipticCurvePrivateKey
+    # The HMAC key of unsubscribe and preference links (the links secret's value).
+    links_secret: bytes
 
     def sign_sendgrid(self, payload: str, timestamp: str | None = None) -> dict[str, str]:
         timestamp = timestamp or str(int(time.time()))
@@ -91,7 +95,8 @@ def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
         {
             "sendgrid_api_key": SIMULATOR_KEY,
             "sendgrid_webhook_public_key": base64.b64encode(public_der).decode(),
-        }
+        },
+        links_secret=LINKS_SECRET,
     )
     os.environ.update(
         function_environment(resources, database_url, sendgrid_api_host=simulator.url)
@@ -108,6 +113,7 @@ def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
         db=db,
         handlers=handlers,
         callback_key=callback_key,
+        links_secret=LINKS_SECRET.encode(),
     )
     db.close()
     simulator.stop()
@@ -123,7 +129,7 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
         conn.execute(
             "TRUNCATE delivery_events, deliveries, idempotency_keys, notifications, api_keys,"
-            " tenants CASCADE"
+            " users, preference_events, suppressions, tenants CASCADE"
         )
     sqs = stack.sqs()
     for queue in (stack.resources.dispatch, stack.resources.email):

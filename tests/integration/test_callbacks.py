@@ -218,3 +218,49 @@ def test_one_callback_moves_many_deliveries_each_to_its_own_status(
     }
     assert histories["ada@example.com"][-2:] == ["delivered", "opened"]
     assert histories["grace@example.com"][-3:] == ["delivered", "opened", "clicked"]
+
+
+def test_hard_bounces_spam_reports_and_unsubscribes_suppress_the_address(
+    stack: Stack, tenant: Tenant
+) -> None:
+    # given five sent emails, and the provider's verdict on each
+    verdicts = {
+        "hard@example.com": ("bounce", {"type": "bounce", "reason": "550 5.1.1 no such user"}),
+        "soft@example.com": ("bounce", {"type": "blocked", "reason": "421 try later"}),
+        "spam@example.com": ("spamreport", {}),
+        "unsub@example.com": ("unsubscribe", {}),
+        "content@example.com": ("dropped", {"reason": "Spam Content"}),
+    }
+    events = [
+        _event(_sent_delivery(stack, tenant, address), tenant, event, **extra)
+        for address, (event, extra) in verdicts.items()
+    ]
+    payload = json.dumps(events)
+
+    # when the callback arrives (twice: a replay adds nothing)
+    status, _ = call_callback(stack, PATH, payload, stack.sign_sendgrid(payload))
+    call_callback(stack, PATH, payload, stack.sign_sendgrid(payload))
+
+    # then the addresses the provider reported unsendable are suppressed, with the reason
+    assert status == 200
+    _, _, listed = call_api(stack, "GET", "/v1/suppressions", key=tenant.key)
+    assert {(s["address"], s["reason"]) for s in listed["items"]} == {
+        ("hard@example.com", "bounce"),
+        ("spam@example.com", "spamreport"),
+        ("unsub@example.com", "unsubscribe"),
+    }
+    # and the next send to a suppressed address is skipped; the others still go
+    stack.simulator.outbox.clear()
+    _, _, accepted = send_email(stack, tenant.key, ["hard@example.com", "soft@example.com"])
+    run_pipeline(stack)
+    _, _, notification = call_api(
+        stack, "GET", f"/v1/notifications/{accepted['id']}", key=tenant.key
+    )
+    outcome = {
+        d["recipient"]["email"]: (d["status"], d["reason"]) for d in notification["deliveries"]
+    }
+    assert outcome == {
+        "hard@example.com": ("skipped", "suppressed"),
+        "soft@example.com": ("sent", None),
+    }
+    assert [m["to"] for m in stack.simulator.outbox.list()] == ["soft@example.com"]

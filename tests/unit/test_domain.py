@@ -6,7 +6,9 @@ import time
 
 import pytest
 from herald.ids import new_id
-from herald.models.notifications import Recipient, SendNotificationRequest
+from herald.models.notifications import Recipient as RecipientIn
+from herald.models.notifications import SendNotificationRequest
+from herald.services.audience import Recipient
 from herald.services.delivering import RetryPolicy
 from herald.services.dispatch import pack_messages, plan_deliveries
 from herald.services.provider_events import next_status
@@ -29,7 +31,8 @@ def test_ids_carry_their_prefix_and_sort_by_creation_time() -> None:
 
 def test_each_recipient_gets_one_delivery_per_channel_and_no_address_is_skipped() -> None:
     # when
-    planned = plan_deliveries([{"email": "a@example.com"}, {"phone": "+14155550100"}], ["email"])
+    recipients = [Recipient(fields={"email": "a@example.com"}), Recipient(fields={"phone": "+1"})]
+    planned = plan_deliveries(recipients, ["email"])
 
     # then
     assert [(d.recipient_index, d.status, d.reason, d.address) for d in planned] == [
@@ -70,9 +73,9 @@ def test_retry_delays_grow_exponentially_with_jitter_and_a_cap() -> None:
 
 
 def test_phone_numbers_are_normalised_to_e164() -> None:
-    assert Recipient(phone="+1 (415) 555-0100").phone == "+14155550100"
+    assert RecipientIn(phone="+1 (415) 555-0100").phone == "+14155550100"
     with pytest.raises(ValidationError, match=r"E\.164"):
-        Recipient(phone="415 555 0100")
+        RecipientIn(phone="415 555 0100")
 
 
 def test_a_request_needs_exactly_one_of_template_and_content() -> None:

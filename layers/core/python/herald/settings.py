@@ -41,6 +41,9 @@ class Settings(BaseSettings):
 
     # Public base URL of the API, used in links Herald puts into messages.
     public_base_url: str = "http://127.0.0.1:8000"
+    # Secrets Manager secret (a random string of 32+ bytes): the HMAC key that signs the
+    # unsubscribe and preference-center links in messages.
+    links_secret_id: str | None = None
 
     # Delivery retries: attempts per delivery and the first backoff step (doubling after).
     max_attempts: int = 5

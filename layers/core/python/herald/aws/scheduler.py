@@ -17,8 +17,9 @@ class OneTimeScheduler:
         self._target_arn = target_arn
         self._client = client or boto3.client("scheduler")
 
-    def schedule(self, name: str, at: datetime, payload: str) -> None:
-        """Create a schedule firing once at `at` and deleting itself.
+    def schedule(self, name: str, at: datetime, payload: str) -> bool:
+        """Create a schedule firing once at `at` and deleting itself; False when a schedule
+        of that name exists already (names identify the work, so it is the same one).
 
         at() takes whole seconds: a fractional instant is rounded up, never fired early.
         """
@@ -26,6 +27,13 @@ class OneTimeScheduler:
         if at.microsecond:
             at = at.replace(microsecond=0) + timedelta(seconds=1)
         when = at.strftime("%Y-%m-%dT%H:%M:%S")
+        try:
+            self._create(name, when, payload)
+        except self._client.exceptions.ConflictException:
+            return False
+        return True
+
+    def _create(self, name: str, when: str, payload: str) -> None:
         self._client.create_schedule(
             Name=name,
             GroupName=self.group,

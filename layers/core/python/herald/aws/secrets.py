@@ -22,6 +22,17 @@ def provider_credentials(secret_id: str) -> dict[str, Any]:
     return value
 
 
+def link_signing_key(secret_id: str) -> bytes:
+    """The HMAC key of end-user links (cached per execution environment).
+
+    Changing the secret invalidates every unsubscribe and preference link already sent.
+    """
+    value = parameters.get_secret(secret_id, max_age=_SECRET_MAX_AGE)
+    if not isinstance(value, str):
+        raise ValueError(f"secret {secret_id} is not a string")
+    return value.encode()
+
+
 def database_url(settings: Settings) -> str:
     """The URL given directly (local, tests), or one built from the RDS secret (AWS)."""
     if settings.database_url:

@@ -21,6 +21,8 @@ class NewDelivery:
     address: str | None
     status: str
     reason: str | None
+    locale: str | None = None
+    next_attempt_at: datetime | None = None
 
 
 def insert_deliveries(
@@ -35,20 +37,19 @@ def insert_deliveries(
     inserted = conn.execute(
         "WITH rows AS ("
         "  INSERT INTO deliveries (id, tenant_id, notification_id, recipient_index, channel,"
-        "                          recipient, address, status, reason)"
+        "                          recipient, address, status, reason, locale, next_attempt_at)"
         "  SELECT r.id, %(tenant)s, %(notification)s, r.idx, r.channel, r.recipient, r.address,"
-        "         r.status, r.reason"
+        "         r.status, r.reason, r.locale, r.next_at"
         "  FROM unnest(%(ids)s::text[], %(idx)s::int[], %(channels)s::text[],"
-        "              %(recipients)s::jsonb[],"
-        "              %(addresses)s::text[], %(statuses)s::text[], %(reasons)s::text[])"
-        "       AS r(id, idx, channel, recipient, address, status, reason)"
+        "              %(recipients)s::jsonb[], %(addresses)s::text[], %(statuses)s::text[],"
+        "              %(reasons)s::text[], %(locales)s::text[], %(next_at)s::timestamptz[])"
+        "       AS r(id, idx, channel, recipient, address, status, reason, locale, next_at)"
         "  ON CONFLICT (notification_id, recipient_index, channel) DO NOTHING"
-        "  RETURNING id, status, reason"
+        "  RETURNING id, status, reason, next_attempt_at"
         ")"
         " INSERT INTO delivery_events (tenant_id, delivery_id, status, detail)"
         " SELECT %(tenant)s, id, status,"
-        "        CASE WHEN reason IS NULL THEN '{}'::jsonb"
-        "             ELSE jsonb_build_object('reason', reason) END"
+        "        jsonb_strip_nulls(jsonb_build_object('reason', reason, 'until', next_attempt_at))"
         " FROM rows",
         {
             "tenant": tenant_id,
@@ -60,6 +61,8 @@ def insert_deliveries(
             "addresses": [d.address for d in deliveries],
             "statuses": [d.status for d in deliveries],
             "reasons": [d.reason for d in deliveries],
+            "locales": [d.locale for d in deliveries],
+            "next_at": [d.next_attempt_at for d in deliveries],
         },
     )
     return inserted.rowcount
@@ -71,6 +74,33 @@ def queued_for_notification(conn: Connection, notification_id: str) -> list[Row]
         " ORDER BY id",
         (notification_id,),
     ).fetchall()
+
+
+def release_quiet_hours(conn: Connection, notification_id: str, now: datetime) -> int:
+    """Queue the deliveries of a notification whose recipient's quiet hours have ended."""
+    return conn.execute(
+        "WITH released AS ("
+        "  UPDATE deliveries SET status = 'queued', reason = NULL, next_attempt_at = NULL,"
+        "    updated_at = now()"
+        "  WHERE notification_id = %s AND status = 'deferred' AND reason = 'quiet_hours'"
+        # The scheduler fires on the second; a clock a little ahead must not wait a day.
+        "    AND next_attempt_at <= %s + interval '1 second'"
+        "  RETURNING tenant_id, id"
+        ")"
+        " INSERT INTO delivery_events (tenant_id, delivery_id, status, detail)"
+        " SELECT tenant_id, id, 'queued', '{\"after\": \"quiet_hours\"}' FROM released",
+        (notification_id, now),
+    ).rowcount
+
+
+def next_quiet_hours_end(conn: Connection, notification_id: str) -> datetime | None:
+    """When the next deferred delivery of a notification may go out, if any waits."""
+    row = conn.execute(
+        "SELECT min(next_attempt_at) AS at FROM deliveries"
+        " WHERE notification_id = %s AND status = 'deferred' AND reason = 'quiet_hours'",
+        (notification_id,),
+    ).fetchone()
+    return row["at"] if row else None
 
 
 def claim(
@@ -93,7 +123,8 @@ def claim(
         "  INSERT INTO delivery_events (tenant_id, delivery_id, status, detail)"
         "  SELECT tenant_id, id, 'sending', jsonb_build_object('attempt', attempts) FROM claimed"
         ")"
-        " SELECT c.*, n.content, n.category, n.critical, n.metadata"
+        " SELECT c.*, n.content, n.template_id, n.template_version, n.variables, n.category,"
+        "        n.critical, n.metadata"
         " FROM claimed c JOIN notifications n ON n.id = c.notification_id",
         (lease_seconds, list(delivery_ids), tenant_id),
     ).fetchall()

@@ -5,21 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-import phonenumbers
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     EmailStr,
     Field,
-    field_validator,
     model_validator,
 )
 
 from herald.models.common import Channel, DeliveryStatus, NotificationStatus
+from herald.models.content import Content
+from herald.models.templates import TEMPLATE_KEY_PATTERN
+from herald.models.validators import Locale, Phone
 
-# RFC 5322 caps a header line at 998 characters; a longer subject cannot be sent.
-MAX_SUBJECT_LENGTH = 998
 MAX_RECIPIENTS = 1000
 
 
@@ -30,20 +29,10 @@ class Recipient(BaseModel):
 
     user_id: str | None = Field(default=None, min_length=1, max_length=255)
     email: EmailStr | None = None
-    phone: str | None = Field(default=None, description="E.164, e.g. +14155550100")
-
-    @field_validator("phone")
-    @classmethod
-    def _phone_e164(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            number = phonenumbers.parse(value, None)
-        except phonenumbers.NumberParseException as exc:
-            raise ValueError("phone must be in E.164 form, e.g. +14155550100") from exc
-        if not phonenumbers.is_valid_number(number):
-            raise ValueError("phone is not a valid number")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    phone: Phone | None = None
+    locale: Locale | None = Field(
+        default=None, description="Picks a template's translation: fr-CA, then fr"
+    )
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Recipient:
@@ -52,38 +41,16 @@ class Recipient(BaseModel):
         return self
 
 
-class EmailContent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    subject: str = Field(min_length=1, max_length=MAX_SUBJECT_LENGTH)
-    text: str | None = None
-    html: str | None = None
-
-    @model_validator(mode="after")
-    def _has_body(self) -> EmailContent:
-        if not self.text and not self.html:
-            raise ValueError("email content needs text or html")
-        return self
-
-
-class Content(BaseModel):
-    """Inline content, one entry per channel."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    email: EmailContent | None = None
-
-    def channels(self) -> list[Channel]:
-        return [name for name in ("email",) if getattr(self, name) is not None]
-
-
 class SendNotificationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     recipients: list[Recipient] = Field(min_length=1, max_length=MAX_RECIPIENTS)
-    template: str | None = Field(default=None, min_length=1, max_length=128)
+    template: str | None = Field(default=None, pattern=TEMPLATE_KEY_PATTERN)
     content: Content | None = None
-    variables: dict[str, Any] = Field(default_factory=dict)
+    variables: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Template variables; `recipient` is reserved for the recipient's fields",
+    )
     channels: list[Channel] | None = Field(default=None, min_length=1)
     fallback: list[Channel] = Field(default_factory=list)
     category: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -123,10 +90,18 @@ class DeliveryOut(BaseModel):
     events: list[DeliveryEventOut]
 
 
+class TemplateUsed(BaseModel):
+    key: str
+    version: int
+
+
 class NotificationOut(BaseModel):
     id: str
     status: NotificationStatus
     channels: list[Channel]
+    template: TemplateUsed | None = Field(
+        default=None, description="The template version this notification renders"
+    )
     category: str | None
     priority: str
     critical: bool

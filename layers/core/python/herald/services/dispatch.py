@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from herald.aws.scheduler import OneTimeScheduler
 from herald.aws.sqs import MessageQueue
 from herald.db import deliveries, notifications
 from herald.db.connection import Database
 from herald.db.deliveries import NewDelivery
 from herald.ids import new_id
 from herald.models.common import Channel
-from herald.models.messages import MAX_DELIVERIES_PER_MESSAGE, ChannelMessage
+from herald.models.messages import MAX_DELIVERIES_PER_MESSAGE, ChannelMessage, DispatchMessage
+from herald.services import audience, templates
+from herald.services.audience import Recipient
+from herald.templating import CompiledTemplate
 
 logger = logging.getLogger(__name__)
-
-# The recipient field that holds each channel's address.
-ADDRESS_FIELD: dict[str, str] = {"email": "email", "sms": "phone", "whatsapp": "phone"}
 
 
 @dataclass(frozen=True)
@@ -26,23 +28,62 @@ class DispatchOutcome:
     notification_id: str
     queued: int
     skipped: int
+    deferred: int
 
 
-def plan_deliveries(recipients: list[dict[str, Any]], channels: list[Channel]) -> list[NewDelivery]:
-    """One delivery per recipient x channel; no address for the channel means `skipped`."""
+@dataclass(frozen=True)
+class DispatchPorts:
+    channel_queues: Mapping[str, MessageQueue]
+    # Wakes the notification up again when a recipient's quiet hours end.
+    scheduler: OneTimeScheduler
+
+
+def plan_deliveries(
+    recipients: Sequence[Recipient],
+    channels: Sequence[Channel],
+    *,
+    template: CompiledTemplate | None = None,
+    suppressed: Mapping[str, str] | None = None,
+    category: str | None = None,
+    critical: bool = False,
+    now: datetime | None = None,
+) -> list[NewDelivery]:
+    """One delivery per recipient x channel: queued, deferred to the end of the recipient's
+    quiet hours, or skipped with its reason.
+
+    With a template, each recipient gets the content of their own locale (fr-CA, then fr,
+    then the template's default); a channel the template has no content for is skipped
+    with `no_content`.
+    """
+    now = now or datetime.now(UTC)
     planned = []
     for index, recipient in enumerate(recipients):
         for channel in channels:
-            address = recipient.get(ADDRESS_FIELD.get(channel, ""))
+            locale = None
+            if template is not None:
+                locale = template.resolve_locale(recipient.locale, channel)
+            if template is not None and locale is None:
+                decision = audience.Decision("skipped", "no_content")
+            else:
+                decision = audience.decide(
+                    recipient,
+                    channel,
+                    suppressed=suppressed or {},
+                    category=category,
+                    critical=critical,
+                    now=now,
+                )
             planned.append(
                 NewDelivery(
                     id=new_id("dlv"),
                     recipient_index=index,
                     channel=channel,
-                    recipient=recipient,
-                    address=address,
-                    status="queued" if address else "skipped",
-                    reason=None if address else "no_address",
+                    recipient=recipient.fields,
+                    address=recipient.address(channel),
+                    status=decision.status,
+                    reason=decision.reason,
+                    locale=locale,
+                    next_attempt_at=decision.until,
                 )
             )
     return planned
@@ -67,14 +108,22 @@ def pack_messages(tenant_id: str, rows: list[dict[str, Any]]) -> dict[str, list[
 
 
 def dispatch_notification(
-    db: Database, channel_queues: Mapping[str, MessageQueue], tenant_id: str, notification_id: str
+    db: Database,
+    ports: DispatchPorts,
+    tenant_id: str,
+    notification_id: str,
+    *,
+    now: datetime | None = None,
 ) -> DispatchOutcome | None:
-    """Create the deliveries of a notification (once) and enqueue the queued ones.
+    """Create the deliveries of a notification (once), enqueue the queued ones, and release
+    the deliveries whose quiet hours have ended.
 
     Safe to run again for the same notification (SQS delivers at least once, the sweeper
-    re-enqueues): deliveries are inserted idempotently, and re-enqueued `queued` ones are
-    claimed by one worker only.
+    re-enqueues, quiet hours wake it up): deliveries are inserted idempotently, and
+    re-enqueued `queued` ones are claimed by one worker only.
     """
+    now = now or datetime.now(UTC)
+    skipped = deferred = 0
     with db.transaction() as conn:
         row = notifications.lock_notification(conn, tenant_id, notification_id)
         if row is None:
@@ -85,16 +134,55 @@ def dispatch_notification(
                 "dispatch: notification %s is %s, nothing to do", notification_id, row["status"]
             )
             return None
-        skipped = 0
         if row["status"] != "processing":
-            planned = plan_deliveries(row["recipients"], row["channels"])
+            template = None
+            if row["template_id"] is not None:
+                template = templates.load_compiled(
+                    conn, tenant_id, row["template_id"], row["template_version"]
+                )
+            recipients = audience.resolve(conn, tenant_id, row["recipients"])
+            planned = plan_deliveries(
+                recipients,
+                row["channels"],
+                template=template,
+                suppressed=audience.suppressed_addresses(
+                    conn, tenant_id, recipients, row["channels"]
+                ),
+                category=row["category"],
+                critical=row["critical"],
+                now=now,
+            )
             deliveries.insert_deliveries(conn, tenant_id, notification_id, planned)
             notifications.mark_processing(conn, notification_id)
             skipped = sum(1 for d in planned if d.status == "skipped")
+            deferred = sum(1 for d in planned if d.status == "deferred")
+        else:
+            deliveries.release_quiet_hours(conn, notification_id, now)
         queued = deliveries.queued_for_notification(conn, notification_id)
+        wake_at = deliveries.next_quiet_hours_end(conn, notification_id)
 
     for channel, messages in pack_messages(tenant_id, queued).items():
-        channel_queues[channel].send_many(messages)
+        ports.channel_queues[channel].send_many(messages)
+    if wake_at is not None:
+        _wake_up_at(ports.scheduler, tenant_id, notification_id, wake_at)
     if not queued:
         notifications.complete_finished(db.connection(), [notification_id])
-    return DispatchOutcome(notification_id=notification_id, queued=len(queued), skipped=skipped)
+    return DispatchOutcome(
+        notification_id=notification_id, queued=len(queued), skipped=skipped, deferred=deferred
+    )
+
+
+def _wake_up_at(
+    scheduler: OneTimeScheduler, tenant_id: str, notification_id: str, at: datetime
+) -> None:
+    """Dispatch the notification again when the earliest quiet hours end.
+
+    The schedule is named after the instant, so a repeated dispatch does not create a second
+    one. If scheduling fails, the sweeper still sends the deliveries once they are overdue.
+    """
+    name = f"{notification_id}-{int(at.timestamp())}"
+    message = DispatchMessage(tenant_id=tenant_id, notification_id=notification_id)
+    try:
+        scheduler.schedule(name, at, message.model_dump_json())
+    except Exception:
+        logger.exception("could not schedule the end of quiet hours for %s", notification_id)

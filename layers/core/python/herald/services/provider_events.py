@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from herald.db import deliveries
-from herald.db.connection import Database
+from herald.db import deliveries, suppressions
+from herald.db.connection import Connection, Database
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +22,18 @@ SENDGRID_STATUS: dict[str, str] = {
     "bounce": "bounced",
     "dropped": "failed",
 }
+
+# SendGrid events that make an address unsendable from now on -> suppression reason.
+# `bounce` counts only when hard (type "bounce"; "blocked" is temporary), and `dropped`
+# only when SendGrid dropped it for the address (not, say, for spam-like content).
+SENDGRID_SUPPRESSION: dict[str, str] = {
+    "bounce": "bounce",
+    "dropped": "dropped",
+    "spamreport": "spamreport",
+    "unsubscribe": "unsubscribe",
+    "group_unsubscribe": "unsubscribe",
+}
+_ADDRESS_DROPS = ("bounced address", "unsubscribed address", "spam reporting address", "invalid")
 
 # Events arrive out of order (an open can beat its delivered); a status only moves forward.
 # Bounces and drops end a delivery whatever came before.
@@ -64,16 +76,19 @@ def apply_sendgrid_events(db: Database, events: list[dict[str, Any]]) -> Applied
     event whose tenant does not own the delivery is ignored. A callback of any size costs
     three statements: lock the deliveries, append the history, move the statuses.
     """
-    wanted = [
+    relevant = [
         e
         for e in events
-        if e.get("event") in SENDGRID_STATUS and isinstance(e.get("delivery_id"), str)
+        if isinstance(e.get("delivery_id"), str)
+        and (e.get("event") in SENDGRID_STATUS or e.get("event") in SENDGRID_SUPPRESSION)
     ]
+    wanted = [e for e in relevant if e["event"] in SENDGRID_STATUS]
     with db.transaction() as conn:
         rows = {
             r["id"]: r
-            for r in deliveries.for_update_by_ids(conn, [e["delivery_id"] for e in wanted])
+            for r in deliveries.for_update_by_ids(conn, [e["delivery_id"] for e in relevant])
         }
+        suppressed = _suppress(conn, rows, relevant)
         # Walk the events in order, as if applied one by one, to find the news.
         status = {delivery_id: row["status"] for delivery_id, row in rows.items()}
         candidates: list[tuple[deliveries.ProviderEvent, dict[str, Any]]] = []
@@ -124,7 +139,7 @@ def apply_sendgrid_events(db: Database, events: list[dict[str, Any]]) -> Applied
             conn,
             [(d, s, reasons.get(d)) for d, s in final.items() if s != rows[d]["status"]],
         )
-    unmatched = len(events) - applied - duplicates
+    unmatched = len(events) - applied - duplicates - suppressed
     if unmatched:
         logger.info(
             "sendgrid callback: %d events not applied (unknown type or delivery)", unmatched
@@ -132,6 +147,40 @@ def apply_sendgrid_events(db: Database, events: list[dict[str, Any]]) -> Applied
     return AppliedEvents(
         applied=applied, duplicates=duplicates, unmatched=unmatched, changes=changes
     )
+
+
+def _suppress(
+    conn: Connection, rows: dict[str, dict[str, Any]], events: list[dict[str, Any]]
+) -> int:
+    """Suppress the addresses the provider reports as unsendable, in one statement; returns
+    how many events did only that (spam reports, unsubscribes)."""
+    entries: dict[str, list[tuple[str, str, str, dict[str, Any]]]] = {}
+    only_suppressing = 0
+    for event in events:
+        row = rows.get(event["delivery_id"])
+        reason = SENDGRID_SUPPRESSION.get(event["event"])
+        if row is None or row["tenant_id"] != event.get("tenant_id") or reason is None:
+            continue
+        if event["event"] not in SENDGRID_STATUS:
+            only_suppressing += 1
+        if not _unsendable(event):
+            continue
+        address = row["address"] or event.get("email")
+        if address:
+            detail = {"delivery_id": row["id"], **_detail(event)}
+            entries.setdefault(row["tenant_id"], []).append((address, reason, "sendgrid", detail))
+    for tenant_id, tenant_entries in entries.items():
+        suppressions.add_suppressions(conn, tenant_id, tenant_entries)
+    return only_suppressing
+
+
+def _unsendable(event: dict[str, Any]) -> bool:
+    if event["event"] == "bounce":
+        return bool(event.get("type", "bounce") == "bounce")
+    if event["event"] == "dropped":
+        reason = str(event.get("reason", "")).lower()
+        return any(drop in reason for drop in _ADDRESS_DROPS)
+    return True
 
 
 def _history(row: dict[str, Any], status: str, event: dict[str, Any]) -> deliveries.ProviderEvent:

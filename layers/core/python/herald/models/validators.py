@@ -1,0 +1,64 @@
+"""Field normalizers shared by several models: each returns the canonical form or raises
+ValueError with a message fit for the API caller (pydantic turns it into a field error)."""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import cache
+from typing import Annotated
+
+import phonenumbers
+from pydantic import AfterValidator, Field
+
+from herald.locales import normalize_locale
+
+
+def e164(value: str) -> str:
+    """A phone number in E.164 form (`+14155550100`); ValueError when not a valid number.
+
+    The number must carry its country code: without a default region, `phonenumbers` cannot
+    tell which country a national number belongs to.
+    """
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("phone must be in E.164 form, e.g. +14155550100") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("phone is not a valid number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# Files in the zoneinfo directory that are not places: the host's own zone and build artefacts.
+_NOT_TIMEZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    # Walks the tz database on disk: once per execution environment.
+    return frozenset(zoneinfo.available_timezones() - _NOT_TIMEZONES)
+
+
+def iana_timezone(value: str) -> str:
+    """An IANA time zone name (`Europe/Berlin`, `UTC`); ValueError for anything else.
+
+    Only names in the tz database count: no file paths, no `localtime`, no offsets like
+    `+02:00`, no wrong casing, so what is stored always loads with `ZoneInfo` elsewhere.
+    """
+    if value not in _timezones():
+        raise ValueError(f"'{value}' is not an IANA time zone, e.g. 'Europe/Berlin'")
+    return value
+
+
+# A notification category (`marketing`, `billing.invoices`): what users opt out of.
+CATEGORY_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+
+# Field types for the models: validated and normalized as they are parsed.
+Phone = Annotated[str, AfterValidator(e164), Field(description="E.164, e.g. +14155550100")]
+Locale = Annotated[
+    str,
+    Field(max_length=35, description="BCP 47, e.g. fr-CA"),
+    AfterValidator(normalize_locale),
+]
+TimeZone = Annotated[
+    str, AfterValidator(iana_timezone), Field(description="IANA, e.g. Europe/Berlin")
+]

@@ -1,0 +1,141 @@
+"""Who a notification reaches, and when: users resolved to their addresses, then each
+recipient x channel decided by suppressions, preferences and quiet hours.
+
+Everything about the recipients of one dispatch is read in two queries (users, then
+suppressions), whatever the number of recipients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from herald.db import suppressions, users
+from herald.db.connection import Connection
+from herald.models.users import QuietHours
+from herald.services.quiet_hours import quiet_until
+
+# The recipient field that holds each channel's address.
+ADDRESS_FIELD: dict[str, str] = {"email": "email", "sms": "phone", "whatsapp": "phone"}
+# Quiet hours without a known time zone are read in UTC.
+DEFAULT_TIMEZONE = "UTC"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One recipient as dispatch sees it: the request's fields completed from the user."""
+
+    fields: dict[str, Any]
+    """Stored on each delivery and given to templates as `recipient`."""
+    known_user: bool = False
+    preferences: Mapping[str, Any] = field(default_factory=dict)
+    timezone: str | None = None
+
+    def address(self, channel: str) -> str | None:
+        value = self.fields.get(ADDRESS_FIELD.get(channel, ""))
+        return str(value) if value else None
+
+    @property
+    def locale(self) -> str | None:
+        value = self.fields.get("locale")
+        return str(value) if value else None
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: str  # queued | skipped | deferred
+    reason: str | None = None
+    until: datetime | None = None
+
+
+QUEUED = Decision("queued")
+
+
+def resolve(
+    conn: Connection, tenant_id: str, recipients: Sequence[Mapping[str, Any]]
+) -> list[Recipient]:
+    """Complete `{"user_id"}` recipients from their user record, in one query.
+
+    An address given in the request wins over the user's own; a user not (or no longer)
+    known keeps only what the request gave, and lacks preferences.
+    """
+    user_ids = list({str(r["user_id"]) for r in recipients if r.get("user_id")})
+    known = users.get_users(conn, tenant_id, user_ids) if user_ids else {}
+    resolved = []
+    for given in recipients:
+        user = known.get(str(given.get("user_id") or ""))
+        if user is None:
+            resolved.append(Recipient(fields=dict(given)))
+            continue
+        fields = {
+            name: user[name]
+            for name in ("email", "phone", "name", "locale")
+            if user.get(name) is not None
+        }
+        fields.update(given)
+        resolved.append(
+            Recipient(
+                fields=fields,
+                known_user=True,
+                preferences=user.get("preferences") or {},
+                timezone=user.get("timezone"),
+            )
+        )
+    return resolved
+
+
+def suppressed_addresses(
+    conn: Connection, tenant_id: str, recipients: Sequence[Recipient], channels: Sequence[str]
+) -> Mapping[str, str]:
+    """The suppressed addresses among these recipients' (normalized address -> reason)."""
+    addresses = {
+        suppressions.normalize_address(address)
+        for recipient in recipients
+        for channel in channels
+        if (address := recipient.address(channel))
+    }
+    return suppressions.suppressed(conn, tenant_id, sorted(addresses)) if addresses else {}
+
+
+def decide(
+    recipient: Recipient,
+    channel: str,
+    *,
+    suppressed: Mapping[str, str],
+    category: str | None,
+    critical: bool,
+    now: datetime,
+) -> Decision:
+    """Whether this recipient gets this channel now, later (quiet hours) or never (why).
+
+    A suppression is never bypassed; `critical` bypasses category opt-outs and quiet hours,
+    not a channel the user turned off.
+    """
+    address = recipient.address(channel)
+    if not address:
+        return Decision("skipped", "no_address")
+    if suppressions.normalize_address(address) in suppressed:
+        return Decision("skipped", "suppressed")
+    return _by_preferences(recipient, channel, category=category, critical=critical, now=now)
+
+
+def _by_preferences(
+    recipient: Recipient, channel: str, *, category: str | None, critical: bool, now: datetime
+) -> Decision:
+    preferences = recipient.preferences
+    if preferences.get("channels", {}).get(channel) is False:
+        return Decision("skipped", "opted_out")
+    if critical:
+        return QUEUED
+    if category is not None and preferences.get("categories", {}).get(category) is False:
+        return Decision("skipped", "category_disabled")
+    window = preferences.get("quiet_hours")
+    if window:
+        until = quiet_until(
+            now, QuietHours.model_validate(window), recipient.timezone or DEFAULT_TIMEZONE
+        )
+        if until is not None:
+            return Decision("deferred", "quiet_hours", until)
+    return QUEUED

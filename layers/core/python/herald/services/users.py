@@ -1,0 +1,76 @@
+"""Users: the tenant's recipients by their own ids, their export and their erasure.
+
+Herald holds, per user: the profile (`users`), preferences and their history
+(`preference_events`). Devices and the in-app inbox do not exist yet; when they do, export
+and erasure must cover them too. Suppressions are not the user's: they protect an address,
+whoever it belongs to, so an erasure keeps them (the export shows those of the user's
+addresses).
+"""
+
+from __future__ import annotations
+
+from herald.db import preference_events, suppressions, users
+from herald.db.connection import Database, Row
+from herald.errors import NotFound
+from herald.models.suppressions import SuppressionOut
+from herald.models.users import PreferenceEventOut, UserExport, UserIn, UserOut
+from herald.services.preferences import stored_preferences
+
+
+def put_user(db: Database, tenant_id: str, user_id: str, body: UserIn) -> UserOut:
+    """Create the user or replace its profile (absent fields are cleared); preferences stay."""
+    row = users.upsert_user(
+        db.connection(),
+        tenant_id,
+        user_id,
+        email=body.email,
+        phone=body.phone,
+        name=body.name,
+        locale=body.locale,
+        timezone=body.timezone,
+        data=body.data,
+    )
+    return _user_out(row)
+
+
+def get_user(db: Database, tenant_id: str, user_id: str) -> UserOut:
+    """One user; NotFound when the tenant has no such user."""
+    user = users.get_user(db.connection(), tenant_id, user_id)
+    if user is None:
+        raise NotFound(f"user '{user_id}' not found")
+    return _user_out(user)
+
+
+def export_user(db: Database, tenant_id: str, user_id: str) -> UserExport:
+    """Everything Herald holds about a user, for a data-access request."""
+    conn = db.connection()
+    user = users.get_user(conn, tenant_id, user_id)
+    if user is None:
+        raise NotFound(f"user '{user_id}' not found")
+    addresses = [a for a in (user["email"], user["phone"]) if a]
+    suppressed = suppressions.find_suppressions(conn, tenant_id, addresses)
+    events = preference_events.events_of_user(conn, tenant_id, user_id)
+    return UserExport(
+        user=_user_out(user),
+        preferences=stored_preferences(user),
+        devices=[],
+        suppressions=[SuppressionOut.model_validate(row) for row in suppressed],
+        preference_events=[PreferenceEventOut.model_validate(row) for row in events],
+    )
+
+
+def erase_user(db: Database, tenant_id: str, user_id: str) -> None:
+    """Erase a user's personal data (right to erasure); NotFound for an unknown user.
+
+    The profile, preferences and preference history are deleted. Deliveries and
+    notifications that named the user keep their channel and status (so counts per status
+    survive) but lose the user id and address. Suppressions of the user's addresses stay.
+    """
+    with db.transaction() as conn:
+        if not users.erase_user(conn, tenant_id, user_id):
+            raise NotFound(f"user '{user_id}' not found")
+        preference_events.delete_events_of_user(conn, tenant_id, user_id)
+
+
+def _user_out(row: Row) -> UserOut:
+    return UserOut.model_validate(row)
