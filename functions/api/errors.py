@@ -26,6 +26,12 @@ STATUS: dict[type[errors.HeraldError], int] = {
 }
 
 
+def status_for(exc: errors.HeraldError) -> int:
+    """The status of the nearest mapped class: a subclass (RenderFailed is an Unprocessable)
+    maps like its base."""
+    return next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), 500)
+
+
 def error_body(
     code: str, message: str, request_id: str, details: list[dict[str, Any]] | None = None
 ) -> str:
@@ -81,8 +87,7 @@ def register(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(errors.HeraldError)
     def domain_error(exc: errors.HeraldError) -> Response[str]:
-        # The nearest mapped class: a subclass (RenderFailed is an Unprocessable) maps too.
-        status = next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), 500)
+        status = status_for(exc)
         return error_response(status, exc.code, exc.message, request_id(), exc.details)
 
     @app.not_found

@@ -19,7 +19,7 @@ from herald.pages import render_error
 from herald.services import end_user_pages
 
 from functions.api.dependencies import NO_API_KEY, db, link_key
-from functions.api.errors import STATUS
+from functions.api.errors import status_for
 
 router = APIGatewayHttpRouter()
 
@@ -49,7 +49,7 @@ def _page(render: Callable[[], str]) -> Response[str]:
     try:
         status, body = 200, render()
     except HeraldError as exc:
-        status = STATUS.get(type(exc), 500)
+        status = status_for(exc)
         body = render_error(exc.message, status)
     return Response(status_code=status, content_type=HTML, body=body, headers=HTML_HEADERS)
 
