@@ -1,7 +1,8 @@
 """EventBridge Scheduler: the group one-time sends are created in, and the role it assumes.
 
-The schedules themselves are created at run time by the API (`at(...)`, deleted after
-completion), which CloudFormation cannot express; CDK only prepares where and as whom.
+The schedules themselves are created at run time (`at(...)`, deleted after completion), which
+CloudFormation cannot express: by the API for a send_at, by dispatch for the end of a
+recipient's quiet hours. CDK only prepares where and as whom.
 """
 
 from __future__ import annotations
