@@ -114,6 +114,8 @@ def claim(
     return conn.execute(
         "WITH claimed AS ("
         "  UPDATE deliveries SET status = 'sending', attempts = attempts + 1,"
+        # Why it waited (quiet hours) no longer holds once it is being sent.
+        "    reason = CASE WHEN status = 'deferred' THEN NULL ELSE reason END,"
         "    lease_expires_at = now() + make_interval(secs => %s), updated_at = now()"
         "  WHERE id = ANY(%s) AND tenant_id = %s"
         "    AND (status IN ('queued', 'deferred')"
