@@ -48,6 +48,27 @@ def test_an_html_email_becomes_readable_text() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        ("<P>Upper <B>case</B></P><BR>x", "Upper case\n\nx"),
+        ("<p>a <!-- a <p> in a comment --> b</p>", "a b"),
+        ("<p>a <!-- a comment left open", "a"),
+        ("<a title=\"a>b\" href='/x?a=1&amp;b=2'>go</a>", "go (/x?a=1&b=2)"),
+        ("<a href=https://x.example>x</a> and <a>no link</a>", "x (https://x.example) and no link"),
+        ("<script>if (a<b) { x = '</div>' }</script><p>after</p>", "after"),
+        ("<STYLE>p { }</STYLE><scripts>shown</scripts>", "shown"),
+        ("<p>1 < 2 &amp; 3 > 2 &#39;q&#39; &unknown;</p>", "1 < 2 & 3 > 2 'q' &unknown;"),
+        ("<!doctype html><![CDATA[x]]><?xml y?><ul><li>one<li>two</ul>", "- one\n- two"),
+        ("<div>unclosed <span>tags", "unclosed tags"),
+    ],
+)
+def test_markup_that_trips_simple_converters_is_read_as_a_browser_would(
+    html: str, expected: str
+) -> None:
+    assert html_to_text(html) == expected
+
+
 def test_a_head_left_open_ends_at_the_body() -> None:
     # then
     assert html_to_text("<head><title>x</title><body><p>Hello</p>") == "Hello"
