@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from herald.aws.scheduler import OneTimeScheduler
 from herald.aws.sqs import MessageQueue
@@ -133,13 +134,7 @@ def accept_notification(
         id=notification_id, status=status, recipient_count=len(request.recipients)
     ).model_dump(mode="json")
 
-    with db.transaction() as conn:
-        if idempotency_key is not None:
-            replay = idempotency.replay_or_claim(
-                conn, tenant_id, idempotency_key, request, operation="send_notification"
-            )
-            if replay is not None:
-                return replay
+    def store(conn: Connection) -> dict[str, Any]:
         channels, pinned = _resolve_content(conn, tenant_id, request)
         notifications.insert_notification(
             conn,
@@ -159,8 +154,20 @@ def accept_notification(
             send_at=send_at,
             schedule_name=notification_id if send_at else None,
         )
-        if idempotency_key is not None:
-            idempotency.remember(conn, tenant_id, idempotency_key, 202, body)
+        return body
+
+    with db.transaction() as conn:
+        result = idempotency.respond_once(
+            conn,
+            tenant_id,
+            idempotency_key,
+            request,
+            operation="send_notification",
+            status_code=202,
+            create=lambda: store(conn),
+        )
+    if result.replayed:
+        return result
 
     message = DispatchMessage(tenant_id=tenant_id, notification_id=notification_id)
     try:
@@ -174,7 +181,7 @@ def accept_notification(
         logger.exception(
             "handing %s to the pipeline failed; the sweeper will retry", notification_id
         )
-    return StoredResponse(202, body, False)
+    return result
 
 
 def get_notification(db: Database, tenant_id: str, notification_id: str) -> NotificationOut:

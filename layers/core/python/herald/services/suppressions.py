@@ -6,8 +6,10 @@ suppressions too, through `herald.db.suppressions.add_suppressions`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from herald.db import preference_events, suppressions
-from herald.db.connection import Database
+from herald.db.connection import Connection, Database
 from herald.errors import Conflict, NotFound
 from herald.models.common import Page
 from herald.models.suppressions import SuppressionIn, SuppressionOut
@@ -37,23 +39,26 @@ def add_suppression(
 ) -> idempotency.StoredResponse:
     """Stop sending to an address (201); Conflict when it is already suppressed."""
     detail = {"note": body.note} if body.note else {}
-    with db.transaction() as conn:
-        if idempotency_key is not None:
-            replay = idempotency.replay_or_claim(
-                conn, tenant_id, idempotency_key, body, operation="add_suppression"
-            )
-            if replay is not None:
-                return replay
+
+    def store(conn: Connection) -> dict[str, Any]:
         added = suppressions.add_suppressions(
             conn, tenant_id, [(body.address, body.reason, API_SOURCE, detail)]
         )
         if not added:
             raise Conflict(f"'{body.address}' is already suppressed")
         (row,) = suppressions.find_suppressions(conn, tenant_id, added)
-        response = SuppressionOut.model_validate(row).model_dump(mode="json")
-        if idempotency_key is not None:
-            return idempotency.remember(conn, tenant_id, idempotency_key, 201, response)
-    return idempotency.StoredResponse(201, response, False)
+        return SuppressionOut.model_validate(row).model_dump(mode="json")
+
+    with db.transaction() as conn:
+        return idempotency.respond_once(
+            conn,
+            tenant_id,
+            idempotency_key,
+            body,
+            operation="add_suppression",
+            status_code=201,
+            create=lambda: store(conn),
+        )
 
 
 def remove_suppression(db: Database, tenant_id: str, address: str) -> None:

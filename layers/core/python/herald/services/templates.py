@@ -117,13 +117,8 @@ def create_template(
     """Create a template at version 1. 409 when the key exists (archived ones included)."""
     compiled, variables = _compile_request(body)
     template_id = new_id("tpl")
-    with db.transaction() as conn:
-        if idempotency_key is not None:
-            replay = idempotency.replay_or_claim(
-                conn, tenant_id, idempotency_key, body, operation="create_template"
-            )
-            if replay is not None:
-                return replay
+
+    def store(conn: Connection) -> dict[str, Any]:
         if not templates.insert_template(
             conn, template_id=template_id, tenant_id=tenant_id, key=body.key
         ):
@@ -136,12 +131,20 @@ def create_template(
             body=body,
             variables=variables,
         )
-        out = _template_out(_get_row(conn, tenant_id, body.key, None))
-        response = out.model_dump(mode="json")
-        if idempotency_key is not None:
-            idempotency.remember(conn, tenant_id, idempotency_key, 201, response)
+        return _template_out(_get_row(conn, tenant_id, body.key, None)).model_dump(mode="json")
+
+    with db.transaction() as conn:
+        result = idempotency.respond_once(
+            conn,
+            tenant_id,
+            idempotency_key,
+            body,
+            operation="create_template",
+            status_code=201,
+            create=lambda: store(conn),
+        )
     _compiled.get_or_compile((template_id, 1), lambda: compiled)
-    return idempotency.StoredResponse(201, response, False)
+    return result
 
 
 def update_template(db: Database, tenant_id: str, key: str, body: TemplateVersionIn) -> TemplateOut:
