@@ -71,6 +71,14 @@ def get_template(
     ).fetchone()
 
 
+def get_send_state(conn: Connection, tenant_id: str, key: str) -> Row | None:
+    """What a send by key needs to pin a version: id, status, active version; no content."""
+    return conn.execute(
+        "SELECT id, status, active_version FROM templates WHERE tenant_id = %s AND key = %s",
+        (tenant_id, key),
+    ).fetchone()
+
+
 def get_version(conn: Connection, tenant_id: str, template_id: str, version: int) -> Row | None:
     return conn.execute(
         "SELECT template_id, version, locale, contents FROM template_versions"

@@ -45,10 +45,10 @@ class TemplateSend:
     channels: list[Channel]
 
 
-def compile_version(row: Mapping[str, Any]) -> CompiledTemplate:
-    """The compiled version of a stored template version row (cached)."""
+def _compiled_row(row: Mapping[str, Any]) -> CompiledTemplate:
+    """The compiled version of a template row already read with its content (cached)."""
     return _compiled.get_or_compile(
-        (row["template_id"], row["version"]),
+        (row["id"], row["version"]),
         lambda: CompiledTemplate.compile(row["locale"], row["contents"]),
     )
 
@@ -143,13 +143,14 @@ def create_template(
             status_code=201,
             create=lambda: store(conn),
         )
-    _compiled.get_or_compile((template_id, 1), lambda: compiled)
+    if not result.replayed:  # sends use it next: compiled once already, on save
+        _compiled.get_or_compile((template_id, 1), lambda: compiled)
     return result
 
 
 def update_template(db: Database, tenant_id: str, key: str, body: TemplateVersionIn) -> TemplateOut:
     """Add the next version and make it active; an archived template is restored."""
-    _, variables = _compile_request(body)
+    compiled, variables = _compile_request(body)
     with db.transaction() as conn:
         reserved = templates.next_version(conn, tenant_id, key)
         if reserved is None:
@@ -162,7 +163,10 @@ def update_template(db: Database, tenant_id: str, key: str, body: TemplateVersio
             body=body,
             variables=variables,
         )
-        return _template_out(_get_row(conn, tenant_id, key, None))
+        out = _template_out(_get_row(conn, tenant_id, key, None))
+    # Sends use it next: compiled once already, on save.
+    _compiled.get_or_compile((reserved["id"], reserved["version"]), lambda: compiled)
+    return out
 
 
 def _insert_version(
@@ -209,7 +213,7 @@ def _template_out(row: Row, locale: str | None = None) -> TemplateOut:
     channels = contents[default]
     content_locales = None
     if locale is not None:
-        compiled = compile_version({**row, "template_id": row["id"]})
+        compiled = _compiled_row(row)
         content_locales = {}
         channels = {}
         for channel in sorted(compiled.channels()):
@@ -293,7 +297,7 @@ def archive_template(db: Database, tenant_id: str, key: str) -> None:
 def preview(db: Database, tenant_id: str, key: str, request: PreviewRequest) -> PreviewOut:
     """Render one channel of a version for the given variables, locale and recipient."""
     row = _get_row(db.connection(), tenant_id, key, request.version)
-    compiled = compile_version({**row, "template_id": row["id"]})
+    compiled = _compiled_row(row)
     locale = compiled.resolve_locale(request.locale, request.channel)
     if locale is None:
         raise Unprocessable(
@@ -354,7 +358,8 @@ def prepare_send(
     for each locale it defines, so a runaway or broken template is refused here rather
     than failing in the workers.
     """
-    row = templates.get_template(conn, tenant_id, key)
+    # Only the key's state is read on every send; the content only on a cache miss.
+    row = templates.get_send_state(conn, tenant_id, key)
     if row is None:
         raise Unprocessable(
             f"template '{key}' not found",
@@ -365,7 +370,7 @@ def prepare_send(
             f"template '{key}' is archived",
             [{"field": "template", "message": "archived templates cannot be sent"}],
         )
-    compiled = compile_version({**row, "template_id": row["id"]})
+    compiled = load_compiled(conn, tenant_id, row["id"], row["active_version"])
     defined = compiled.channels()
     if channels is None:
         channels = [c for c in CHANNELS if c in defined and c in sendable]
@@ -381,7 +386,7 @@ def prepare_send(
         for channel in used:
             if compiled.has_content(locale, channel):
                 compiled.render(channel, locale, render_variables(variables, recipient))
-    return TemplateSend(template_id=row["id"], version=row["version"], channels=channels)
+    return TemplateSend(template_id=row["id"], version=row["active_version"], channels=channels)
 
 
 def _decode_version_cursor(cursor: str) -> int:
