@@ -14,7 +14,6 @@ NOON_UTC = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 def user(preferences: dict[str, Any], timezone: str | None = None) -> Recipient:
     return Recipient(
         fields={"user_id": "u_1", "email": "Ada@Example.com"},
-        known_user=True,
         preferences=preferences,
         timezone=timezone,
     )

@@ -29,7 +29,6 @@ class Recipient:
 
     fields: dict[str, Any]
     """Stored on each delivery and given to templates as `recipient`."""
-    known_user: bool = False
     preferences: Mapping[str, Any] = field(default_factory=dict)
     timezone: str | None = None
 
@@ -62,7 +61,7 @@ def resolve(
     known keeps only what the request gave, and lacks preferences.
     """
     user_ids = list({str(r["user_id"]) for r in recipients if r.get("user_id")})
-    known = users.get_users(conn, tenant_id, user_ids) if user_ids else {}
+    known = users.get_users(conn, tenant_id, user_ids)
     resolved = []
     for given in recipients:
         user = known.get(str(given.get("user_id") or ""))
@@ -78,7 +77,6 @@ def resolve(
         resolved.append(
             Recipient(
                 fields=fields,
-                known_user=True,
                 preferences=user.get("preferences") or {},
                 timezone=user.get("timezone"),
             )
@@ -96,7 +94,7 @@ def suppressed_addresses(
         for channel in channels
         if (address := recipient.address(channel))
     }
-    return suppressions.suppressed(conn, tenant_id, sorted(addresses)) if addresses else {}
+    return suppressions.suppressed(conn, tenant_id, sorted(addresses))
 
 
 def decide(
