@@ -11,6 +11,7 @@ import os
 import secrets
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,12 +140,15 @@ class Runtime:
             dev_routes={"/_dev/outbox": self._outbox_route},
         )
         self.gateway.start()
-        self._stoppables.insert(0, self.gateway)
+        self._stoppables.append(self.gateway)
         self.simulator.set_callback_base_url(self.gateway.url)
 
     def stop(self) -> None:
+        """Stop the parts in the reverse order of their start: no new requests first, then
+        the pollers and the scheduler, whose invocations in flight finish while moto and the
+        simulator still answer them, then those, then PostgreSQL."""
         self._stop.set()
-        for part in self._stoppables:
+        for part in reversed(self._stoppables):
             try:
                 part.stop()
             except Exception:
@@ -202,28 +206,23 @@ class Runtime:
         }
 
     def _links_secret(self) -> str:
-        """The link-signing key, kept in the home directory: links sent before a restart
-        still open after it."""
-        path = self.config.home / "links-secret"
-        if path.exists():
-            return path.read_text().strip()
-        secret = new_links_secret()
-        path.write_text(secret + "\n")
+        """The link-signing key, kept: links sent before a restart still open after it."""
+        return self._kept_secret("links-secret", None, new_links_secret)
+
+    def _kept_secret(self, name: str, given: str | None, generate: Callable[[], str]) -> str:
+        """`given`, else the value kept in the home directory, else a new one; kept (0600)."""
+        path = self.config.home / name
+        value = given or (path.read_text().strip() if path.exists() else "") or generate()
+        path.write_text(value + "\n")
         path.chmod(0o600)
-        return secret
+        return value
 
     def _seed_dev_tenant(self) -> str:
         from herald.db.connection import Database
         from herald.services.auth import generate_key
         from herald.services.tenants import ensure_tenant_with_key
 
-        key_file = self.config.home / "dev-api-key"
-        key = self.config.dev_api_key
-        if not key and key_file.exists():
-            key = key_file.read_text().strip()
-        key = key or generate_key()
-        key_file.write_text(key + "\n")
-        key_file.chmod(0o600)
+        key = self._kept_secret("dev-api-key", self.config.dev_api_key, generate_key)
         db = Database(self.database_url)
         try:
             ensure_tenant_with_key(db, DEV_TENANT_ID, "Local development", key)
