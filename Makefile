@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: run test lint format typecheck unit integration e2e infra synth openapi bench clean
+.PHONY: run test chromium lint format typecheck unit integration e2e infra synth openapi bench clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Herald needs Python 3.11 or newer" or 0)'
@@ -21,8 +21,16 @@ run: $(INSTALLED)
 	$(BIN)/herald dev
 
 ## test: lint, type-check, then every test (unit, integration, e2e, infra)
-test: lint
+test: lint chromium
 	$(BIN)/pytest
+
+## chromium: Debian's Chromium for the end-user page tests, installed when missing (as root,
+## or through sudo); Playwright drives it, so no browser is downloaded from elsewhere.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  $$sudo apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends chromium; }
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -1,5 +1,5 @@
 """A real headless Chromium for tests of the end-user pages: Debian's `chromium`, driven by
-Playwright (`.ci/run` installs it when missing). Playwright's own browser downloads are not
+Playwright (`make test` installs it when missing). Playwright's own browser downloads are not
 used, so the tests need no network."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def chromium_executable() -> str:
     if not Path(path).exists():
         raise RuntimeError(
             "Chromium not found: install Debian's package "
-            "(apt-get install --no-install-recommends chromium), as .ci/run does"
+            "(apt-get install --no-install-recommends chromium), as `make test` does"
         )
     return path
 

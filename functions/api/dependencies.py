@@ -36,8 +36,9 @@ def link_key() -> bytes:
     return link_signing_key(links_secret_id)
 
 
-# A route's `security` for OpenAPI's "no authentication": one empty requirement. Powertools
-# drops `security=[]`, which would leave the API-wide bearer requirement on the route.
+# A route's `security` for "no API key". A router drops `security=[]` as "not given" (leaving the
+# API-wide bearer requirement on the route); one empty requirement survives, and the resolver
+# (functions/api/contract.py) writes it into the document as OpenAPI's `security: []`.
 NO_API_KEY: list[dict[str, list[str]]] = [{}]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import psycopg
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -22,6 +23,7 @@ STATUS: dict[type[errors.HeraldError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
+    errors.UnsupportedMediaType: 415,
     errors.Unprocessable: 422,
 }
 
@@ -89,6 +91,15 @@ def register(app: APIGatewayHttpResolver) -> None:
     def domain_error(exc: errors.HeraldError) -> Response[str]:
         status = status_for(exc)
         return error_response(status, exc.code, exc.message, request_id(), exc.details)
+
+    @app.exception_handler(psycopg.DataError)
+    def refused_by_the_database(exc: psycopg.DataError) -> Response[str]:
+        # A value PostgreSQL cannot hold (an integer past its range, text it cannot store)
+        # that no check before it caught: the caller's input, and the transaction that met
+        # it rolled back. The guards and models name such fields first; this is the net.
+        logger.warning("the database refused a value", extra={"error": str(exc)})
+        message = "a value is out of the range the service stores"
+        return error_response(400, "VALIDATION_ERROR", message, request_id())
 
     @app.not_found
     def not_found(_: Exception) -> Response[str]:

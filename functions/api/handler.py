@@ -6,12 +6,13 @@ import functools
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from herald.errors import HeraldError
 
-from functions.api import errors
+from functions.api import errors, guards
+from functions.api.contract import HeraldResolver
 from functions.api.routes import (
     api_keys,
     end_user_pages,
@@ -22,13 +23,10 @@ from functions.api.routes import (
     users,
 )
 
-# Larger bodies are refused before parsing (API.md: 413). API Gateway allows 10 MB.
-MAX_BODY_BYTES = 1024 * 1024
-
 logger = Logger()
 tracer = Tracer()
 # A response that breaks its own schema is our bug: 500 (ResponseValidationError), never 4xx.
-app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
+app = HeraldResolver(enable_validation=True, response_validation_error_http_code=500)
 app.include_router(notifications.router)
 app.include_router(templates.router)
 app.include_router(users.router)
@@ -55,21 +53,20 @@ def openapi_document() -> dict[str, Any]:
     return app.get_openapi_schema().model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def _body_size(event: dict[str, Any]) -> int:
-    body = event.get("body") or ""
-    return len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+route_shapes = app.route_shapes()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if _body_size(event) > MAX_BODY_BYTES:
+    try:
+        guards.check_request(event, route_shapes)
+    except HeraldError as exc:
         request_id = event.get("requestContext", {}).get("requestId", "")
-        message = f"request body over {MAX_BODY_BYTES} bytes"
         return {
-            "statusCode": 413,
+            "statusCode": errors.status_for(exc),
             "headers": {"Content-Type": "application/json"},
-            "body": errors.error_body("PAYLOAD_TOO_LARGE", message, request_id),
+            "body": errors.error_body(exc.code, exc.message, request_id, exc.details),
             "isBase64Encoded": False,
         }
     return app.resolve(event, context)

@@ -12,12 +12,18 @@ from herald.models.api_keys import ApiKeyCreated, CreateApiKeyRequest
 from herald.services import tenants
 from herald.services.auth import Principal
 
+from functions.api.contract import declare
 from functions.api.dependencies import db, scope
 
 router = APIGatewayHttpRouter()
 
 
-@router.post("/v1/api-keys", tags=["API keys"], summary="Create an API key (shown once)")
+@router.post(
+    "/v1/api-keys",
+    tags=["API keys"],
+    summary="Create an API key (shown once)",
+    responses=declare(201),
+)
 def create_api_key(
     body: CreateApiKeyRequest, principal: Annotated[Principal, Depends(scope("admin"))]
 ) -> Response[ApiKeyCreated]:
@@ -25,7 +31,12 @@ def create_api_key(
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=created)
 
 
-@router.delete("/v1/api-keys/<key_id>", tags=["API keys"], summary="Revoke an API key")
+@router.delete(
+    "/v1/api-keys/<key_id>",
+    tags=["API keys"],
+    summary="Revoke an API key",
+    responses=declare(204),
+)
 def revoke_api_key(
     key_id: Annotated[str, Path(max_length=64)],
     principal: Annotated[Principal, Depends(scope("admin"))],

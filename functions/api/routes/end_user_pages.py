@@ -6,9 +6,10 @@ with the status the API maps each domain error to.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -28,6 +29,12 @@ HTML = "text/html; charset=utf-8"
 # The token is a credential in the URL: keep it out of caches and other sites' frames.
 HTML_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
 Token = Annotated[str | None, Query(description="The signed token from the link")]
+
+
+def _form(**fields: dict[str, Any]) -> dict[str, Any]:
+    """The operation's request body: an HTML form post (Powertools takes it as an extension)."""
+    schema = {"type": "object", "properties": fields}
+    return {"requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": schema}}}}
 
 
 def _html_responses(success: str) -> dict[int, OpenAPIResponse]:
@@ -59,7 +66,11 @@ def _now() -> datetime:
 
 
 def _form_body() -> str:
-    return router.current_event.decoded_body or ""
+    # Bytes that are not UTF-8 cannot name a channel or category: replaced, they match none.
+    event = router.current_event
+    body = event.body or ""
+    raw = base64.b64decode(body) if event.is_base64_encoded else body.encode()
+    return raw.decode("utf-8", "replace")
 
 
 @router.get(
@@ -79,6 +90,7 @@ def unsubscribe_confirmation(token: Token = None) -> Response[str]:
     summary="Unsubscribe (RFC 8058 one-click: body `List-Unsubscribe=One-Click`)",
     security=NO_API_KEY,
     responses=_html_responses("Unsubscribed (again, on a repeat)"),
+    openapi_extensions=_form(**{"List-Unsubscribe": {"type": "string", "enum": ["One-Click"]}}),
 )
 def unsubscribe(token: Token = None) -> Response[str]:
     # RFC 8058 fixes the body; any body is accepted, as the token alone says what to do.
@@ -102,6 +114,13 @@ def preference_center(token: Token = None) -> Response[str]:
     summary="Save the preference center's form (application/x-www-form-urlencoded)",
     security=NO_API_KEY,
     responses=_html_responses("Saved; the page again"),
+    openapi_extensions=_form(
+        channels={"type": "array", "items": {"type": "string"}},
+        categories={"type": "array", "items": {"type": "string"}},
+        quiet_hours_enabled={"type": "string", "enum": ["on"]},
+        quiet_hours_start={"type": "string", "description": "HH:MM"},
+        quiet_hours_end={"type": "string", "description": "HH:MM"},
+    ),
 )
 def save_preference_center(token: Token = None) -> Response[str]:
     form = _form_body()

@@ -18,12 +18,18 @@ from herald.models.notifications import (
 from herald.services import notifications
 from herald.services.auth import Principal
 
+from functions.api.contract import declare
 from functions.api.dependencies import IdempotencyKey, db, replayable, scope, send_ports
 
 router = APIGatewayHttpRouter()
 
 
-@router.post("/v1/notifications", tags=["Notifications"], summary="Send a notification")
+@router.post(
+    "/v1/notifications",
+    tags=["Notifications"],
+    summary="Send a notification",
+    responses=declare(202, 422),
+)
 def send_notification(
     body: SendNotificationRequest,
     principal: Annotated[Principal, Depends(scope("send"))],
@@ -63,6 +69,7 @@ def get_notification(
     "/v1/notifications/<notification_id>/cancel",
     tags=["Notifications"],
     summary="Cancel a notification not yet dispatched",
+    responses=declare(200, 409),
 )
 def cancel_notification(
     notification_id: Annotated[str, Path(max_length=64)],

@@ -14,6 +14,7 @@ from herald.models.suppressions import SuppressionIn, SuppressionOut
 from herald.services import suppressions
 from herald.services.auth import Principal
 
+from functions.api.contract import declare
 from functions.api.dependencies import IdempotencyKey, db, replayable, scope
 
 router = APIGatewayHttpRouter()
@@ -31,7 +32,12 @@ def list_suppressions(
     return suppressions.list_suppressions(db, principal.tenant_id, cursor=cursor, limit=limit)
 
 
-@router.post("/v1/suppressions", tags=[TAG], summary="Stop sending to an address")
+@router.post(
+    "/v1/suppressions",
+    tags=[TAG],
+    summary="Stop sending to an address",
+    responses=declare(201, 409),
+)
 def add_suppression(
     body: SuppressionIn, principal: AdminScope, idempotency_key: IdempotencyKey = None
 ) -> Response[SuppressionOut]:
@@ -42,7 +48,10 @@ def add_suppression(
 
 
 @router.delete(
-    "/v1/suppressions/<address>", tags=[TAG], summary="Send to a suppressed address again"
+    "/v1/suppressions/<address>",
+    tags=[TAG],
+    summary="Send to a suppressed address again",
+    responses=declare(204),
 )
 def remove_suppression(
     address: Annotated[str, Path(max_length=1000, description="Email, or E.164 phone")],

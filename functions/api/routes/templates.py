@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from herald.errors import InvalidRequest
 from herald.locales import normalize_locale
-from herald.models.common import Page
+from herald.models.common import INT4_MAX, Page
 from herald.models.templates import (
     CreateTemplateRequest,
     PreviewOut,
@@ -24,6 +24,7 @@ from herald.models.templates import (
 from herald.services import templates
 from herald.services.auth import Principal
 
+from functions.api.contract import declare
 from functions.api.dependencies import IdempotencyKey, db, replayable, scope
 
 router = APIGatewayHttpRouter()
@@ -33,7 +34,12 @@ Key = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_.-]{0,127}$")]
 TAG = "Templates"
 
 
-@router.post("/v1/templates", tags=[TAG], summary="Create a template (version 1)")
+@router.post(
+    "/v1/templates",
+    tags=[TAG],
+    summary="Create a template (version 1)",
+    responses=declare(201, 409),
+)
 def create_template(
     body: CreateTemplateRequest,
     principal: TemplatesScope,
@@ -65,7 +71,7 @@ def list_templates(
 def get_template(
     key: Key,
     principal: TemplatesScope,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=INT4_MAX)] = None,
     locale: Annotated[str | None, Query(max_length=35)] = None,
 ) -> TemplateOut:
     return templates.get_template(
@@ -79,7 +85,10 @@ def update_template(key: Key, body: TemplateVersionIn, principal: TemplatesScope
 
 
 @router.delete(
-    "/v1/templates/<key>", tags=[TAG], summary="Archive a template: sends by its key are refused"
+    "/v1/templates/<key>",
+    tags=[TAG],
+    summary="Archive a template: sends by its key are refused",
+    responses=declare(204),
 )
 def archive_template(key: Key, principal: TemplatesScope) -> Response[None]:
     templates.archive_template(db, principal.tenant_id, key)
@@ -102,7 +111,7 @@ def list_versions(
     summary="Make a version the one sends use (roll back or forward)",
 )
 def activate_version(
-    key: Key, version: Annotated[int, Path(ge=1)], principal: TemplatesScope
+    key: Key, version: Annotated[int, Path(ge=1, le=INT4_MAX)], principal: TemplatesScope
 ) -> TemplateOut:
     return templates.activate_version(db, principal.tenant_id, key, version)
 
@@ -111,6 +120,7 @@ def activate_version(
     "/v1/templates/<key>/preview",
     tags=[TAG],
     summary="Render one channel for given variables and locale",
+    responses=declare(200, 422),
 )
 def preview_template(key: Key, body: PreviewRequest, principal: TemplatesScope) -> PreviewOut:
     return templates.preview(db, principal.tenant_id, key, body)

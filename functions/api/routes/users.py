@@ -14,6 +14,7 @@ from herald.models.users import PreferenceLink, Preferences, UserExport, UserIn,
 from herald.services import end_user_pages, preferences, users
 from herald.services.auth import Principal
 
+from functions.api.contract import declare
 from functions.api.dependencies import db, link_key, scope, settings
 
 router = APIGatewayHttpRouter()
@@ -37,6 +38,7 @@ def get_user(user_id: UserId, principal: UsersScope) -> UserOut:
     "/v1/users/<user_id>",
     tags=[TAG],
     summary="Erase a user's personal data; delivery counts stay, anonymised",
+    responses=declare(204),
 )
 def erase_user(user_id: UserId, principal: UsersScope) -> Response[None]:
     users.erase_user(db, principal.tenant_id, unquote(user_id))

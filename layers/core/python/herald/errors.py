@@ -36,6 +36,12 @@ class PayloadTooLarge(HeraldError):
     code = "PAYLOAD_TOO_LARGE"
 
 
+class UnsupportedMediaType(HeraldError):
+    """A body in a format the route does not take (not JSON, or JSON not in UTF-8)."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
 class Unprocessable(HeraldError):
     """A well-formed request that breaks a business rule (send_at in the past, ...)."""
 

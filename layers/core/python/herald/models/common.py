@@ -6,6 +6,9 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
+# PostgreSQL's `integer`: the largest number a column or parameter of that type holds.
+INT4_MAX = 2**31 - 1
+
 Channel = Literal["email", "sms", "whatsapp", "push", "web_push", "in_app", "webhook"]
 CHANNELS: tuple[Channel, ...] = (
     "email",

@@ -21,7 +21,8 @@ def decode_cursor(cursor: str) -> str:
         value = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (binascii.Error, ValueError, UnicodeError) as exc:
         raise _invalid() from exc
-    if not value:
+    # NUL is valid UTF-8 but no PostgreSQL text: a forged cursor must not reach a query with it.
+    if not value or "\x00" in value:
         raise _invalid()
     return value
 

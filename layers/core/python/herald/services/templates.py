@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ from herald.db import templates
 from herald.db.connection import Connection, Database, Row
 from herald.errors import Conflict, InvalidRequest, NotFound, Unprocessable
 from herald.ids import new_id
-from herald.models.common import CHANNELS, Channel, Page
+from herald.models.common import CHANNELS, INT4_MAX, Channel, Page
 from herald.models.templates import (
     CreateTemplateRequest,
     PreviewOut,
@@ -391,6 +392,7 @@ def prepare_send(
 
 def _decode_version_cursor(cursor: str) -> int:
     value = decode_cursor(cursor)
-    if not value.isdigit():
+    # ASCII digits only (str.isdigit() also takes "²"), within PostgreSQL's integer.
+    if not re.fullmatch(r"[0-9]{1,10}", value) or int(value) > INT4_MAX:
         raise InvalidRequest("invalid cursor", [{"field": "cursor", "message": "invalid"}])
     return int(value)

@@ -1,0 +1,137 @@
+"""What every request must be before any route sees it: the checks no route repeats.
+
+They run in the handler, before routing and validation, on every route (including those added
+later), because each is about the bytes rather than the route's model:
+- a body over the size limit is 413;
+- a body on a route that takes JSON must say JSON (415 otherwise), in UTF-8 (a declared other
+  charset is 415, bytes that are not UTF-8 are 400), nest at most `MAX_JSON_DEPTH` deep;
+- no string anywhere (path, query, headers, JSON keys and values, form fields) may carry NUL,
+  which PostgreSQL cannot store, nor a lone UTF-16 surrogate (`"\\ud83d"` is valid JSON), which
+  is not text at all. Typed fields would catch some of these; free-form ones (metadata,
+  variables, user data) would reach the database and fail there.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from herald.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+
+# Larger bodies are refused before parsing (API.md: 413). API Gateway allows 10 MB.
+MAX_BODY_BYTES = 1024 * 1024
+# Deeper than any request Herald defines (a template's push `data` nests a few levels).
+MAX_JSON_DEPTH = 32
+JSON_MEDIA_TYPES = ("application/json",)
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# NUL, and the surrogate code points, which only appear in a Python str as halves of nothing.
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class RouteShape:
+    """What the guard needs of a route: its method, path pattern, and whether it takes JSON."""
+
+    method: str
+    pattern: re.Pattern[str]
+    takes_json: bool
+
+
+def check_request(event: dict[str, Any], routes: Iterable[RouteShape]) -> None:
+    """Raise the 4xx a request's bytes deserve; return quietly when any route may see it."""
+    raw = _body_bytes(event)
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
+    _check_text("path", unquote(event.get("rawPath") or ""))
+    for name, value in (event.get("queryStringParameters") or {}).items():
+        _check_text(f"query.{name}", name + value)
+    for name, value in (event.get("headers") or {}).items():
+        _check_text(f"header.{name}", value)
+    method = str(event.get("requestContext", {}).get("http", {}).get("method", "")).upper()
+    if not raw or method not in METHODS_WITH_BODY:
+        return
+    media_type, charset = _content_type(event)
+    path = event.get("rawPath") or ""
+    takes_json = any(r.takes_json for r in routes if r.method == method and r.pattern.match(path))
+    if takes_json:
+        if media_type and media_type not in JSON_MEDIA_TYPES:
+            raise UnsupportedMediaType(f"this route takes application/json, not {media_type}")
+        if charset not in ("", "utf-8", "utf8"):
+            raise UnsupportedMediaType(f"JSON bodies are UTF-8, not {charset}")
+        _check_json(_utf8(raw))
+    elif media_type == FORM_MEDIA_TYPE:
+        for name, value in parse_qsl(_utf8(raw), keep_blank_values=True):
+            _check_text(f"form.{name}", name + value)
+
+
+def _body_bytes(event: dict[str, Any]) -> bytes:
+    body = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        return str(body).encode("utf-8", "surrogatepass")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _invalid("body", "not valid base64") from exc
+
+
+def _content_type(event: dict[str, Any]) -> tuple[str, str]:
+    """The media type and charset (both lower-case, "" when absent) of the request body."""
+    header = str((event.get("headers") or {}).get("content-type", ""))
+    media_type, _, parameters = header.partition(";")
+    charset = ""
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    return media_type.strip().lower(), charset
+
+
+def _utf8(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _invalid("body", f"not UTF-8 (byte {exc.start})") from exc
+
+
+def _check_json(text: str) -> None:
+    try:
+        document = json.loads(text)
+    except RecursionError as exc:
+        raise _invalid("body", f"nested deeper than {MAX_JSON_DEPTH} levels") from exc
+    except ValueError:
+        return  # malformed JSON: the route's validation names it (400)
+    # Iterative walk: depth is bounded here, not by Python's stack.
+    stack: list[tuple[str, Any, int]] = [("body", document, 0)]
+    while stack:
+        where, value, depth = stack.pop()
+        if isinstance(value, str):
+            _check_text(where, value)
+        elif isinstance(value, dict | list):
+            if depth >= MAX_JSON_DEPTH:
+                raise _invalid(where, f"nested deeper than {MAX_JSON_DEPTH} levels")
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    _check_text(f"{where}.{key}", key)
+                    stack.append((f"{where}.{key}", item, depth + 1))
+            else:
+                stack.extend((f"{where}[{i}]", item, depth + 1) for i, item in enumerate(value))
+
+
+def _check_text(where: str, value: str) -> None:
+    found = _NOT_TEXT.search(value)
+    if found is None:
+        return
+    what = "a NUL character" if found.group() == "\x00" else "a lone UTF-16 surrogate"
+    raise _invalid(where.removeprefix("body."), f"contains {what}")
+
+
+def _invalid(field: str, message: str) -> InvalidRequest:
+    return InvalidRequest(f"invalid request: {field} {message}", [{"field": field, "message": message}])
