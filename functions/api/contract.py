@@ -43,7 +43,7 @@ DESCRIPTIONS = {
     413: "Body over 1 MB (`PAYLOAD_TOO_LARGE`)",
     415: "Body not JSON in UTF-8 (`UNSUPPORTED_MEDIA_TYPE`)",
     422: "Well-formed, but breaks a business rule (`UNPROCESSABLE`)",
-    429: "Throttled by API Gateway (its own body, `{\"message\": \"Too Many Requests\"}`)",
+    429: 'Throttled by API Gateway (its own body, `{"message": "Too Many Requests"}`)',
 }
 
 
@@ -93,8 +93,8 @@ class HeraldResolver(APIGatewayHttpResolver):
         ]
 
     def get_openapi_schema(self, **kwargs: Any) -> OpenAPI:
-        schema = super().get_openapi_schema(**kwargs)
-        document = schema.model_dump(mode="json", by_alias=True, exclude_none=True)
+        generated = super().get_openapi_schema(**kwargs)
+        document = generated.model_dump(mode="json", by_alias=True, exclude_none=True)
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         for model in (Error, ErrorInfo, GatewayMessage):
             schema = model.model_json_schema(ref_template="#/components/schemas/{model}")

@@ -134,4 +134,6 @@ def _check_text(where: str, value: str) -> None:
 
 
 def _invalid(field: str, message: str) -> InvalidRequest:
-    return InvalidRequest(f"invalid request: {field} {message}", [{"field": field, "message": message}])
+    return InvalidRequest(
+        f"invalid request: {field} {message}", [{"field": field, "message": message}]
+    )

@@ -12,7 +12,10 @@ router = APIGatewayHttpRouter()
 
 
 @router.get(
-    "/v1/health", tags=["Operations"], summary="Liveness and database reachability", security=NO_API_KEY
+    "/v1/health",
+    tags=["Operations"],
+    summary="Liveness and database reachability",
+    security=NO_API_KEY,
 )
 def health() -> dict[str, Any]:
     db.connection().execute("SELECT 1")
