@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 logger = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,21 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, CONNECT, PROPFIND, ...): http.server would answer 501; an
+        # HTTP API answers 405 and names the methods it takes.
+        if name.startswith("do_"):
+            return self._method_not_allowed
+        raise AttributeError(name)
+
+    def _method_not_allowed(self) -> None:
+        self.close_connection = True  # a body, if any, is left unread on the socket
+        self._write(
+            DevResponse(
+                405, {"message": "Method Not Allowed"}, {"allow": ", ".join(ALLOWED_METHODS)}
+            )
+        )
 
     def _read_body(self) -> bytes:
         if self.headers.get("transfer-encoding", "").lower() == "chunked":

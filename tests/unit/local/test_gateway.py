@@ -268,3 +268,18 @@ def test_one_function_runs_one_invocation_at_a_time(serve: Any) -> None:
     # then
     assert most == 1
     assert len(set(results)) == 4  # a fresh context per invocation
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PROPFIND", "FOO"])
+def test_unknown_methods_are_405_with_allow_not_501(serve: Any, method: str) -> None:
+    # given
+    calls: list[dict[str, Any]] = []
+    gateway = serve([("/", LocalFunction("api", lambda event, _: calls.append(event) or {}))])
+
+    # when
+    response = httpx.request(method, f"{gateway.url}/v1/health")
+
+    # then the handler never ran, and the client learns what it may use
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"
+    assert calls == []
