@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -38,7 +39,6 @@ from local.simulator import ProviderSimulator
 logger = logging.getLogger("herald.dev")
 
 DEV_TENANT_ID = "ten_dev"
-SWEEP_INTERVAL_SECONDS = 30
 
 
 @dataclass
@@ -124,8 +124,11 @@ class Runtime:
         scheduler = SchedulerEmulator(boto3.client("scheduler", region_name=REGION), sqs, "herald")
         scheduler.start()
         self._stoppables.append(scheduler)
-        sweep_fn = LocalFunction("sweeper", handlers["functions.dispatch.sweeper"].handler, 60)
-        threading.Thread(target=self._sweep_forever, args=(sweep_fn,), daemon=True).start()
+        sweeper = handlers["functions.dispatch.sweeper"]
+        self._recover_in_flight(sweeper)
+        sweep_fn = LocalFunction("sweeper", sweeper.handler, 60)
+        interval = sweeper.settings.sweeper_interval_seconds
+        threading.Thread(target=self._sweep_forever, args=(sweep_fn, interval), daemon=True).start()
 
         self.gateway = Gateway(
             self.config.host,
@@ -255,6 +258,21 @@ class Runtime:
         if pending:
             logger.info("restored %d schedules", len(pending))
 
+    def _recover_in_flight(self, sweeper: ModuleType) -> None:
+        """Put back on the queues what was in flight when Herald last stopped: moto starts
+        with empty queues, and no worker of an earlier run is alive to hold a delivery."""
+        from herald.services.sweeper import recover
+
+        result = recover(
+            sweeper.db, sweeper.dispatch_queue, sweeper.channel_queues, policy=sweeper.policy
+        )
+        if result.notifications_requeued or result.deliveries_requeued:
+            logger.info(
+                "recovered %d notifications and %d deliveries in flight",
+                result.notifications_requeued,
+                result.deliveries_requeued,
+            )
+
     def _outbox_route(self, request: DevRequest) -> DevResponse:
         assert self.simulator is not None
         if request.method == "DELETE":
@@ -266,7 +284,7 @@ class Runtime:
             405, {"error": {"code": "METHOD_NOT_ALLOWED", "message": "GET or DELETE"}}
         )
 
-    def _sweep_forever(self, sweeper: LocalFunction) -> None:
+    def _sweep_forever(self, sweeper: LocalFunction, interval: float) -> None:
         # EventBridge runs the sweeper every few minutes in AWS; locally it runs at start
         # too, so a restart picks up what an interrupted run left behind.
         while not self._stop.is_set():
@@ -274,4 +292,4 @@ class Runtime:
                 sweeper.invoke({"source": "herald.local", "detail-type": "Scheduled Event"})
             except Exception:
                 logger.exception("sweeper failed")
-            self._stop.wait(SWEEP_INTERVAL_SECONDS)
+            self._stop.wait(interval)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -26,5 +27,12 @@ policy = RetryPolicy(max_attempts=settings.max_attempts, base_seconds=settings.r
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = sweep(db, dispatch_queue, channel_queues, policy=policy)
+    result = sweep(
+        db,
+        dispatch_queue,
+        channel_queues,
+        grace=timedelta(seconds=settings.sweeper_notification_grace_seconds),
+        delivery_grace=timedelta(seconds=settings.sweeper_delivery_grace_seconds),
+        policy=policy,
+    )
     return asdict(result)

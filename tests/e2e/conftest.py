@@ -41,7 +41,9 @@ class LocalHerald:
         return self.process.wait(timeout=30)
 
 
-def start_herald(home: Path, key: str = "hk_e2e_dev_key_0123456789") -> LocalHerald:
+def start_herald(
+    home: Path, key: str = "hk_e2e_dev_key_0123456789", env: dict[str, str] | None = None
+) -> LocalHerald:
     port = free_port()
     log = home.parent / f"{home.name}.log"
     env = {
@@ -49,6 +51,7 @@ def start_herald(home: Path, key: str = "hk_e2e_dev_key_0123456789") -> LocalHer
         "HERALD_HOME": str(home),
         "HERALD_PORT": str(port),
         "HERALD_DEV_API_KEY": key,
+        **(env or {}),
     }
     env.pop("DATABASE_URL", None)
     env.pop("AWS_ENDPOINT_URL", None)

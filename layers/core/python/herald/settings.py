@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     # Provider calls in flight at once per worker execution environment.
     send_concurrency: int = 16
 
+    # The sweeper re-enqueues notifications still `accepted` after the first grace, and
+    # in-flight deliveries nobody has touched for the second (longer: a large send keeps
+    # deliveries queued for minutes legitimately). The interval is how often the local
+    # runtime runs it; in AWS, EventBridge runs it every infra.constants.SWEEP_INTERVAL.
+    sweeper_notification_grace_seconds: int = Field(default=120, ge=0)
+    sweeper_delivery_grace_seconds: int = Field(default=900, ge=0)
+    sweeper_interval_seconds: float = Field(default=30, gt=0)
+
     def required(self, name: str) -> str:
         """A setting this function cannot run without: fail at cold start, naming it."""
         value = getattr(self, name)

@@ -258,6 +258,14 @@ def find_stalled(conn: Connection, *, older_than: datetime, limit: int) -> list[
     ).fetchall()
 
 
+def release_leases(conn: Connection) -> int:
+    """End every lease now: for when every worker that could hold one is known dead."""
+    return conn.execute(
+        "UPDATE deliveries SET lease_expires_at = now() - interval '1 second'"
+        " WHERE status = 'sending' AND lease_expires_at >= now()"
+    ).rowcount
+
+
 def fail_in_flight(
     conn: Connection, delivery_ids: Sequence[str], reason: str, error: str
 ) -> list[Row]:

@@ -77,3 +77,31 @@ def sweep(
             len(failed),
         )
     return SweepResult(len(stalled), len(retry), len(failed), expired)
+
+
+def recover(
+    db: Database,
+    dispatch_queue: MessageQueue,
+    channel_queues: Mapping[str, MessageQueue],
+    *,
+    policy: RetryPolicy | None = None,
+) -> SweepResult:
+    """Put all in-flight work back on the queues at once, after a restart that lost both the
+    queues' messages and every worker (the local runtime: moto keeps queues in memory).
+
+    Nothing then waits for a grace: no message is on its way and no worker holds a lease. A
+    delivery whose provider call was cut off is sent again, as after any lost worker; one
+    recorded as sent is not. Deliveries waiting for a retry time are left to the sweeper.
+    """
+    with db.transaction() as conn:
+        released = deliveries.release_leases(conn)
+    if released:
+        logger.warning("recovery: %d leases of workers that died released", released)
+    return sweep(
+        db,
+        dispatch_queue,
+        channel_queues,
+        grace=timedelta(0),
+        delivery_grace=timedelta(0),
+        policy=policy,
+    )
