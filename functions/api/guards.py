@@ -4,7 +4,8 @@ They run in the handler, before routing and validation, on every route (includin
 later), because each is about the bytes rather than the route's model:
 - a body over the size limit is 413;
 - a body on a route that takes JSON must say JSON (415 otherwise), in UTF-8 (a declared other
-  charset is 415, bytes that are not UTF-8 are 400), nest at most `MAX_JSON_DEPTH` deep;
+  charset is 415, bytes that are not UTF-8 are 400), nest at most `MAX_JSON_DEPTH` deep, and
+  hold only numbers JSON and PostgreSQL know (no NaN, Infinity, 1e400);
 - no string anywhere (path, query, headers, JSON keys and values, form fields) may carry NUL,
   which PostgreSQL cannot store, nor a lone UTF-16 surrogate (`"\\ud83d"` is valid JSON), which
   is not text at all. Typed fields would catch some of these; free-form ones (metadata,
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -103,11 +105,15 @@ def _utf8(raw: bytes) -> str:
 
 def _check_json(text: str) -> None:
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_not_json, parse_float=_finite)
     except RecursionError as exc:
         raise _invalid("body", f"nested deeper than {MAX_JSON_DEPTH} levels") from exc
-    except ValueError:
+    except json.JSONDecodeError:
         return  # malformed JSON: the route's validation names it (400)
+    except ValueError as exc:
+        # NaN and Infinity (Python's extensions to JSON), a float past double precision's
+        # range, an integer of more than 4,300 digits: none can be stored or sent back.
+        raise _invalid("body", f"holds a number out of range ({exc})") from exc
     # Iterative walk: depth is bounded here, not by Python's stack.
     stack: list[tuple[str, Any, int]] = [("body", document, 0)]
     while stack:
@@ -123,6 +129,17 @@ def _check_json(text: str) -> None:
                     stack.append((f"{where}.{key}", item, depth + 1))
             else:
                 stack.extend((f"{where}[{i}]", item, depth + 1) for i, item in enumerate(value))
+
+
+def _not_json(constant: str) -> float:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if math.isinf(value):
+        raise ValueError(f"{literal[:20]} overflows")
+    return value
 
 
 def _check_text(where: str, value: str) -> None:

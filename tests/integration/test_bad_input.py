@@ -218,3 +218,23 @@ def test_nul_in_a_form_field_is_400(stack: Stack) -> None:
     )
     assert status == 400
     assert body["error"]["details"][0]["field"] == "form.categories"
+
+
+@pytest.mark.parametrize(
+    "number", ["1e400", "-1e400", "NaN", "Infinity", "-Infinity", "9" * 5000], ids=lambda n: n[:9]
+)
+@pytest.mark.parametrize("where", ["metadata value", "user data"])
+def test_numbers_json_or_postgresql_cannot_hold_are_400(
+    stack: Stack, tenant: Tenant, number: str, where: str
+) -> None:
+    # given a free-form field holding the number (Python's json reads all of these)
+    before = _stored(stack)
+    method, path = ROUTE[where]
+    raw = _json_with("@@", where).replace('"@@"', number)
+
+    # when
+    response = call_api(stack, method, path, key=tenant.key, raw_body=raw)
+
+    # then
+    _assert_refused(stack, before, response, 400)
+    assert "number out of range" in response[2]["error"]["message"]
