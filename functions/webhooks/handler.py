@@ -37,9 +37,11 @@ def _error(status: int, code: str, message: str) -> Response[str]:
 
 
 def _raw_body() -> str:
+    # Bytes that are not UTF-8 are kept as U+FFFD: the signature, made over the real bytes,
+    # then fails (401), as for any other forged body.
     event = app.current_event
     body = event.body or ""
-    return base64.b64decode(body).decode() if event.is_base64_encoded else body
+    return base64.b64decode(body).decode("utf-8", "replace") if event.is_base64_encoded else body
 
 
 @app.post("/v1/callbacks/sendgrid")

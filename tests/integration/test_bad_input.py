@@ -238,3 +238,20 @@ def test_numbers_json_or_postgresql_cannot_hold_are_400(
     # then
     _assert_refused(stack, before, response, 400)
     assert "number out of range" in response[2]["error"]["message"]
+
+
+@pytest.mark.parametrize("raw", [b'[{"event": "\xac"}]', b"\xff\xfe[\x00]\x00"])
+def test_a_callback_body_that_is_not_utf8_is_an_unsigned_401(stack: Stack, raw: bytes) -> None:
+    # given a body that is not UTF-8, with signature headers (over other bytes)
+    signature = stack.sign_sendgrid(raw.decode("latin-1"))
+    event = http_event(
+        "POST", "/v1/callbacks/sendgrid", raw_body=base64.b64encode(raw).decode(), headers=signature
+    )
+    event["isBase64Encoded"] = True
+
+    # when
+    result = stack.handlers["webhooks.handler"].handler(event, LambdaContext())
+
+    # then
+    assert result["statusCode"] == 401
+    assert json.loads(result["body"])["error"]["code"] == "UNAUTHENTICATED"
