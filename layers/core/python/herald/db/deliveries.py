@@ -266,6 +266,18 @@ def release_leases(conn: Connection) -> int:
     ).rowcount
 
 
+def find_waiting_retries(conn: Connection, *, limit: int) -> list[Row]:
+    """Deliveries waiting for a retry time still ahead: their delayed message carries the wait
+    (quiet hours are not retries: a schedule on the notification ends them)."""
+    return conn.execute(
+        "SELECT id, tenant_id, channel, next_attempt_at FROM deliveries"
+        " WHERE status = 'deferred' AND reason IS DISTINCT FROM 'quiet_hours'"
+        "   AND next_attempt_at >= now()"
+        " ORDER BY next_attempt_at LIMIT %s",
+        (limit,),
+    ).fetchall()
+
+
 def fail_in_flight(
     conn: Connection, delivery_ids: Sequence[str], reason: str, error: str
 ) -> list[Row]:

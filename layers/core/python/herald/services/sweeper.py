@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,8 @@ from herald.services.dispatch import pack_messages
 logger = logging.getLogger(__name__)
 
 _BATCH = 500
+# SQS caps a message delay at 15 minutes, as RetryPolicy caps a retry wait.
+MAX_DELAY_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -91,13 +94,15 @@ def recover(
 
     Nothing then waits for a grace: no message is on its way and no worker holds a lease. A
     delivery whose provider call was cut off is sent again, as after any lost worker; one
-    recorded as sent is not. Deliveries waiting for a retry time are left to the sweeper.
+    recorded as sent is not. A delivery waiting for a retry goes back with what remains of
+    its wait as the message's delay.
     """
     with db.transaction() as conn:
         released = deliveries.release_leases(conn)
+        waiting = deliveries.find_waiting_retries(conn, limit=_BATCH)
     if released:
         logger.warning("recovery: %d leases of workers that died released", released)
-    return sweep(
+    result = sweep(
         db,
         dispatch_queue,
         channel_queues,
@@ -105,3 +110,12 @@ def recover(
         delivery_grace=timedelta(0),
         policy=policy,
     )
+    now = datetime.now(UTC)
+    by_wait: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for d in waiting:
+        wait = math.ceil((d["next_attempt_at"] - now).total_seconds())
+        by_wait.setdefault((d["tenant_id"], min(max(wait, 0), MAX_DELAY_SECONDS)), []).append(d)
+    for (tenant_id, wait), rows in by_wait.items():
+        for channel, messages in pack_messages(tenant_id, rows).items():
+            channel_queues[channel].send_many(messages, delay_seconds=wait)
+    return replace(result, deliveries_requeued=result.deliveries_requeued + len(waiting))
