@@ -12,7 +12,6 @@ import httpx
 
 from tests.e2e.conftest import LocalHerald, wait_for
 
-
 # Exchanges (the 3 digits after the area code) handed out in turn: one number per test.
 _exchanges = itertools.count(random.randrange(200, 800))  # noqa: S311 - test data
 
