@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from typing import Any
 from urllib.parse import parse_qsl
@@ -75,7 +76,10 @@ def sendgrid_callback() -> Response[str]:
 def _twilio_form() -> dict[str, str] | None:
     """The form parameters of a Twilio callback, or None when its signature is not valid."""
     event = app.current_event
-    params = dict(parse_qsl(_raw_body(), keep_blank_values=True))
+    try:
+        params = dict(parse_qsl(_raw_body(), keep_blank_values=True))
+    except (ValueError, binascii.Error):  # not UTF-8, or not base64: nothing Twilio signed
+        return None
     # Twilio signs the URL it called: the deployment's public URL, query included.
     url = settings.public_base_url.rstrip("/") + event.path
     if event.raw_query_string:

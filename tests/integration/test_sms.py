@@ -422,3 +422,20 @@ def test_a_forged_inbound_stop_is_401_and_suppresses_nothing(stack: Stack, tenan
     assert response["statusCode"] == 401
     status, _, body = call_api(stack, "GET", "/v1/suppressions", key=tenant.key)
     assert (status, body["items"]) == (200, [])
+
+
+def test_a_callback_body_that_is_not_text_is_401(stack: Stack) -> None:
+    # given: base64 of bytes that are not UTF-8, as API Gateway passes a binary body
+    event = http_event(
+        "POST",
+        INBOUND_PATH,
+        raw_body="//79",
+        headers={"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": "x"},
+    )
+    event["isBase64Encoded"] = True
+
+    # when
+    response = stack.handlers["webhooks.handler"].handler(event, LambdaContext())
+
+    # then
+    assert response["statusCode"] == 401
