@@ -19,6 +19,7 @@ Twilio's test numbers and failure injection, by the `To` number (`whatsapp:` ign
 - ending `0303`  -> accepted, `sent`, then `undelivered` with ErrorCode 30003
 - anything else  -> accepted, `sent`, then `delivered`
 
+`throttle(n)` answers the next `n` requests with 429 whatever their number.
 `inbound()` makes a user's message arrive: it is posted, signed, to Herald's
 `/v1/callbacks/twilio/inbound`, as Twilio posts a number's incoming messages.
 """
@@ -90,7 +91,15 @@ class TwilioSimulator:
         self._event_delay_seconds = event_delay_seconds
         # Numbers that replied STOP (Twilio's own opt-out list), until they reply START.
         self._opted_out: set[str] = set()
+        # Requests still to answer with 429 whatever their number (`throttle`).
+        self._throttled = 0
         self._lock = threading.Lock()
+
+    def throttle(self, requests: int) -> None:
+        """Answer the next `requests` message creations with 429, as Twilio does when an
+        account goes over its rate; then accept again."""
+        with self._lock:
+            self._throttled = requests
 
     def matches(self, request: DevRequest) -> bool:
         return request.method == "POST" and MESSAGES_PATH.match(request.path) is not None
@@ -160,6 +169,9 @@ class TwilioSimulator:
         if not _E164.match(number):
             return (400, 21211, f"The 'To' number {to} is not a valid phone number.")
         with self._lock:
+            if self._throttled > 0:
+                self._throttled -= 1
+                return _BY_SUFFIX["0429"]
             if number in self._opted_out:
                 return (400, 21610, "Attempt to send to unsubscribed recipient")
         if number in _TEST_NUMBERS:

@@ -166,6 +166,7 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         for url in (queue.url, queue.dlq_url):
             sqs.purge_queue(QueueUrl=url)
     stack.simulator.outbox.clear()
+    stack.simulator.twilio.throttle(0)
     yield
 
 

@@ -125,7 +125,12 @@ def test_an_sms_reaches_twilio_and_ends_delivered_through_signed_callbacks(
     assert sent["attributes"] == {"encoding": "GSM-7", "segments": 1}
     delivery = only_delivery(stack, tenant.key, body["id"])
     assert delivery["status"] == "delivered"
-    assert [e["status"] for e in delivery["events"]][-2:] == ["sent", "delivered"]
+    assert [e["status"] for e in delivery["events"]] == [
+        "queued",
+        "sending",
+        "sent",
+        "delivered",
+    ], "Twilio's `sent` confirms the worker's: no second `sent`"
 
 
 def test_a_late_or_replayed_status_never_moves_a_delivery_back(
@@ -439,3 +444,18 @@ def test_a_callback_body_that_is_not_text_is_401(stack: Stack) -> None:
 
     # then
     assert response["statusCode"] == 401
+
+
+def test_a_throttled_send_is_retried_and_then_sent(stack: Stack, tenant: Tenant) -> None:
+    # given: Twilio answers the next two requests with 429
+    stack.simulator.twilio.throttle(2)
+    notification_id = send_sms(stack, tenant.key)
+
+    # when
+    run_pipeline(stack)
+
+    # then
+    delivery = only_delivery(stack, tenant.key, notification_id)
+    assert (delivery["status"], delivery["attempts"]) == ("sent", 3)
+    assert [e["status"] for e in delivery["events"]].count("deferred") == 2
+    assert len(stack.simulator.outbox.list()) == 1

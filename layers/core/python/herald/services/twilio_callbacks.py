@@ -61,6 +61,9 @@ def apply_status(
             logger.info("twilio status for unknown delivery %s", delivery_id)
             return StatusApplied(False, [])
         row = rows[0]
+        if row["status"] == incoming:
+            # `sent` after the worker recorded it: no news, as for SendGrid's `processed`.
+            return StatusApplied(False, [])
         detail = {
             "event": twilio_status,
             "message_sid": params.get("MessageSid"),
