@@ -3,99 +3,45 @@ text inside the user's 24-hour window, Content templates outside it."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from herald.aws.secrets import database_url, provider_credentials
-from herald.aws.sns import EventPublisher
-from herald.aws.sqs import MessageQueue
 from herald.channels.base import TextMessage
-from herald.channels.twilio_messages import PROVIDER, sender_for
 from herald.db import whatsapp_sessions
-from herald.db.connection import Database
-from herald.models.messages import ChannelMessage
-from herald.services import templates
-from herald.services.delivering import RetryPolicy, deliver_batch
-from herald.services.text_messages import TwilioIdentity, compose_whatsapp, describe
-from herald.settings import Settings
+from herald.db.connection import Connection
+from herald.services.text_messages import TwilioIdentity, compose_whatsapp
+
+from functions.workers.text_worker import TextWorker
 
 logger = Logger()
 tracer = Tracer()
-settings = Settings()
-db = Database(database_url(settings), settings.database_prepare_threshold)
-whatsapp_queue = MessageQueue(settings.required("whatsapp_queue_url"))
-publisher = EventPublisher(settings.required("events_topic_arn"))
-policy = RetryPolicy(max_attempts=settings.max_attempts, base_seconds=settings.retry_base_seconds)
-secret_id = settings.required("provider_secret_id")
-processor = BatchProcessor(event_type=EventType.SQS)
-senders = ThreadPoolExecutor(max_workers=settings.send_concurrency, thread_name_prefix="send")
 
 
-def send_record(record: SQSRecord) -> None:
-    message = ChannelMessage.model_validate_json(record.body)
-    # The secret is cached for minutes: a rotated token or a new number takes effect alone.
-    credentials = provider_credentials(secret_id)
-    identity = TwilioIdentity.from_credentials(credentials, settings.public_base_url)
-    sender = sender_for(
-        str(credentials.get("twilio_account_sid", "")),
-        str(credentials.get("twilio_auth_token", "")),
-        settings.twilio_api_base_url,
-    )
-
-    def compose(delivery: dict[str, Any]) -> TextMessage:
-        conn = db.connection()
-        content = templates.content_for(conn, delivery)
-        last_inbound_at = None
-        if identity.whatsapp_from:
-            last_inbound_at = whatsapp_sessions.last_inbound(
-                conn, identity.whatsapp_from, delivery["address"]
-            )
-        return compose_whatsapp(
-            delivery,
-            content,
-            identity,
-            max_segments=settings.sms_max_segments,
-            last_inbound_at=last_inbound_at,
-            now=datetime.now(UTC),
+def compose(
+    conn: Connection, delivery: dict[str, Any], content: dict[str, Any], identity: TwilioIdentity
+) -> TextMessage:
+    last_inbound_at = None
+    if identity.whatsapp_from:
+        last_inbound_at = whatsapp_sessions.last_inbound(
+            conn, identity.whatsapp_from, delivery["address"]
         )
+    return compose_whatsapp(
+        delivery,
+        content,
+        identity,
+        max_segments=worker.settings.sms_max_segments,
+        last_inbound_at=last_inbound_at,
+        now=datetime.now(UTC),
+    )
 
-    outcome = deliver_batch(
-        db,
-        message,
-        provider=PROVIDER,
-        compose=compose,
-        send=sender.send,
-        retry_queue=whatsapp_queue,
-        publisher=publisher,
-        policy=policy,
-        lease_seconds=settings.claim_lease_seconds,
-        senders=senders,
-        describe=describe,
-    )
-    logger.info(
-        "whatsapp batch",
-        extra={
-            "sent": len(outcome.sent),
-            "retrying": len(outcome.retrying),
-            "failed": len(outcome.failed),
-            "not_claimed": outcome.not_claimed,
-        },
-    )
+
+worker = TextWorker("whatsapp", "whatsapp_queue_url", compose)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=send_record, processor=processor, context=context
-    )
+    return worker.handle(event, context)
