@@ -3,6 +3,8 @@ Twilio's signed status and inbound callbacks."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 from urllib.parse import urlencode
 
@@ -459,3 +461,32 @@ def test_a_throttled_send_is_retried_and_then_sent(stack: Stack, tenant: Tenant)
     assert (delivery["status"], delivery["attempts"]) == ("sent", 3)
     assert [e["status"] for e in delivery["events"]].count("deferred") == 2
     assert len(stack.simulator.outbox.list()) == 1
+
+
+def test_only_the_text_workers_and_the_webhooks_import_twilio(stack: Stack) -> None:
+    # given: a fresh interpreter per handler, configured as the stack is (os.environ)
+    code = (
+        "import importlib, sys; importlib.import_module(sys.argv[1]); "
+        "print('twilio' in sys.modules)"
+    )
+
+    # when
+    imports = {
+        module: subprocess.run(
+            [sys.executable, "-c", code, module], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for module in (
+            "functions.api.handler",
+            "functions.dispatch.handler",
+            "functions.workers.sms_worker",
+            "functions.webhooks.handler",
+        )
+    }
+
+    # then
+    assert imports == {
+        "functions.api.handler": "False",
+        "functions.dispatch.handler": "False",
+        "functions.workers.sms_worker": "True",
+        "functions.webhooks.handler": "True",
+    }
