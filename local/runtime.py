@@ -32,7 +32,7 @@ from local.functions import function_environment, import_handlers
 from local.gateway import Gateway
 from local.http import DevRequest, DevResponse
 from local.lambda_context import LocalFunction
-from local.pollers import QueuePoller
+from local.pollers import PollerGroup, QueuePoller
 from local.scheduler import SchedulerEmulator
 from local.simulator import ProviderSimulator
 
@@ -131,6 +131,7 @@ class Runtime:
         self._restore_schedules()
 
         sqs = boto3.client("sqs", region_name=REGION)
+        pollers = []
         for queue, module, name in (
             (self.resources.dispatch, "functions.dispatch.handler", "dispatch"),
             (self.resources.email, "functions.workers.email_worker", "email-worker"),
@@ -138,9 +139,10 @@ class Runtime:
             (self.resources.whatsapp, "functions.workers.whatsapp_worker", "whatsapp-worker"),
         ):
             function = LocalFunction(name, handlers[module].handler, 60)
-            poller = QueuePoller(sqs, queue.url, queue.arn, function)
-            poller.start()
-            self._stoppables.append(poller)
+            pollers.append(QueuePoller(sqs, queue.url, queue.arn, function))
+        poller_group = PollerGroup(pollers)
+        poller_group.start()
+        self._stoppables.append(poller_group)
         scheduler = SchedulerEmulator(boto3.client("scheduler", region_name=REGION), sqs, "herald")
         scheduler.start()
         self._stoppables.append(scheduler)
