@@ -1,7 +1,8 @@
 """Pipeline benchmark on the local stack: real handlers, embedded PostgreSQL, moto, simulator.
 
 Prints: API accept latency, dispatch rate (deliveries inserted and enqueued per second),
-email send rate through the real `sendgrid` client, and handler import (cold start) times.
+email send rate through the real `sendgrid` client, SMS send rate through the real `twilio`
+client beside the bare client's own time per call, and handler import (cold start) times.
 moto and the simulator stand in for AWS and SendGrid on loopback, so the rates measure
 Herald's own code and database work, not network latency to real providers.
 """
@@ -25,12 +26,19 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from bench.sms import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, bench_sms, twilio_secret
 from bench.templates import bench_template_renders
 
 ACCEPTS = 300
 FANOUT = 1_000  # the most recipients one notification takes
 PROVIDER_LATENCY_MS = 100
-HANDLERS = ("api.handler", "dispatch.handler", "workers.email_worker", "webhooks.handler")
+HANDLERS = (
+    "api.handler",
+    "dispatch.handler",
+    "workers.email_worker",
+    "workers.sms_worker",
+    "webhooks.handler",
+)
 
 
 @dataclass
@@ -111,17 +119,27 @@ def start() -> Bench:
         }
     )
     signing_key = ec.generate_private_key(ec.SECP256R1())
-    simulator = ProviderSimulator(sendgrid_api_key="SG.bench", sendgrid_signing_key=signing_key)
+    simulator = ProviderSimulator(
+        sendgrid_api_key="SG.bench",
+        sendgrid_signing_key=signing_key,
+        twilio_account_sid=TWILIO_ACCOUNT_SID,
+        twilio_auth_token=TWILIO_AUTH_TOKEN,
+    )
     simulator.start()
     resources = provision(
         {
             "sendgrid_api_key": "SG.bench",
             "sendgrid_webhook_public_key": simulator.sendgrid_public_key,
+            **twilio_secret(),
         }
     )
     os.environ.update(
         function_environment(
-            resources, database_url, sendgrid_api_host=simulator.url, log_level="ERROR"
+            resources,
+            database_url,
+            sendgrid_api_host=simulator.url,
+            log_level="ERROR",
+            twilio_api_base_url=simulator.url,
         )
     )
     handlers = {
@@ -276,6 +294,7 @@ def main() -> None:
     accept_latency(bench)
     fan_out(bench)
     callback(bench)
+    bench_sms(bench)
     bench.simulator.stop()
     print()
     bench_template_renders()

@@ -19,9 +19,14 @@ from infra.constants import (
     EMAIL_QUEUE_NAME,
     EMAIL_WORKER_FUNCTION,
     MIGRATIONS_FUNCTION,
+    SMS_QUEUE_NAME,
+    SMS_WORKER_FUNCTION,
     SWEEP_INTERVAL,
     SWEEPER_FUNCTION,
+    TEXT_MAX_CONCURRENCY,
     WEBHOOKS_FUNCTION,
+    WHATSAPP_QUEUE_NAME,
+    WHATSAPP_WORKER_FUNCTION,
 )
 from infra.database import Database
 from infra.events import EventsTopic
@@ -74,6 +79,20 @@ class HeraldStack(Stack):
             consumer_timeout=EMAIL_WORKER_FUNCTION.timeout,
             environment_prefix="HERALD_EMAIL_QUEUE",
         )
+        sms_queue = RedrivenQueue(
+            self,
+            "SmsQueue",
+            queue_name=SMS_QUEUE_NAME,
+            consumer_timeout=SMS_WORKER_FUNCTION.timeout,
+            environment_prefix="HERALD_SMS_QUEUE",
+        )
+        whatsapp_queue = RedrivenQueue(
+            self,
+            "WhatsAppQueue",
+            queue_name=WHATSAPP_QUEUE_NAME,
+            consumer_timeout=WHATSAPP_WORKER_FUNCTION.timeout,
+            environment_prefix="HERALD_WHATSAPP_QUEUE",
+        )
         scheduler = SendScheduler(self, "Scheduler", target_queue=dispatch_queue.queue)
 
         # client --HTTPS--> HTTP API --> functions/api: writes, sends now or schedules.
@@ -103,6 +122,8 @@ class HeraldStack(Stack):
             uses=[
                 database.client(),
                 email_queue.sender(),
+                sms_queue.sender(),
+                whatsapp_queue.sender(),
                 events.publisher(),
                 dispatch_queue.sender(),
                 scheduler.schedule_writer(),
@@ -117,7 +138,13 @@ class HeraldStack(Stack):
             spec=SWEEPER_FUNCTION,
             platform=platform,
             # Stalled notifications go back to dispatch, stalled deliveries to their channel.
-            uses=[database.client(), dispatch_queue.sender(), email_queue.sender()],
+            uses=[
+                database.client(),
+                dispatch_queue.sender(),
+                email_queue.sender(),
+                sms_queue.sender(),
+                whatsapp_queue.sender(),
+            ],
         )
         run_every(self, "SweepSchedule", sweeper_function.function, SWEEP_INTERVAL)
 
@@ -144,13 +171,39 @@ class HeraldStack(Stack):
             max_batching_window=EMAIL_MAX_BATCHING_WINDOW,
         )
 
+        # sms and whatsapp queues --> functions/workers/{sms,whatsapp}_worker --> Twilio.
+        for worker_id, spec, queue in (
+            ("SmsWorkerFunction", SMS_WORKER_FUNCTION, sms_queue),
+            ("WhatsAppWorkerFunction", WHATSAPP_WORKER_FUNCTION, whatsapp_queue),
+        ):
+            text_worker = HeraldFunction(
+                self,
+                worker_id,
+                spec=spec,
+                platform=platform,
+                uses=[
+                    database.client(),
+                    queue.sender(),  # retries go back to the queue with a delay
+                    providers.reader(),
+                    events.publisher(),
+                    api.public_url(),  # the status callback URL Twilio is given
+                ],
+            )
+            consume(
+                text_worker.function,
+                queue,
+                max_concurrency=TEXT_MAX_CONCURRENCY,
+                max_batching_window=EMAIL_MAX_BATCHING_WINDOW,
+            )
+
         # provider callbacks --HTTPS--> functions/webhooks --> delivery status, events.
         webhooks_function = HeraldFunction(
             self,
             "WebhooksFunction",
             spec=WEBHOOKS_FUNCTION,
             platform=platform,
-            uses=[database.client(), providers.reader(), events.publisher()],
+            # The public URL: Twilio signs the URL it called.
+            uses=[database.client(), providers.reader(), events.publisher(), api.public_url()],
         )
         api.route_callbacks(webhooks_function.function)
 
@@ -166,11 +219,17 @@ class HeraldStack(Stack):
             self, "Migrations", function=migrations_function.function, after=[database]
         )
 
-        DeadLetterAlarms(self, "DeadLetterAlarms", queues=[dispatch_queue, email_queue])
+        DeadLetterAlarms(
+            self,
+            "DeadLetterAlarms",
+            queues=[dispatch_queue, email_queue, sms_queue, whatsapp_queue],
+        )
 
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "DispatchQueueUrl", value=dispatch_queue.queue.queue_url)
         CfnOutput(self, "EmailQueueUrl", value=email_queue.queue.queue_url)
+        CfnOutput(self, "SmsQueueUrl", value=sms_queue.queue.queue_url)
+        CfnOutput(self, "WhatsAppQueueUrl", value=whatsapp_queue.queue.queue_url)
         CfnOutput(self, "EventsTopicArn", value=events.topic.topic_arn)
         CfnOutput(self, "ProviderSecretName", value=providers.secret.secret_name)
         CfnOutput(self, "LinksSecretName", value=link_signing.secret.secret_name)

@@ -33,6 +33,8 @@ class Resources:
     events_topic_arn: str
     provider_secret_id: str
     links_secret_id: str
+    sms: Queue
+    whatsapp: Queue
 
     def environment(self) -> dict[str, str]:
         """The HERALD_* variables the handlers read, as CDK sets them in AWS."""
@@ -45,6 +47,8 @@ class Resources:
             "HERALD_SCHEDULER_ROLE_ARN": SCHEDULER_ROLE_ARN,
             "HERALD_PROVIDER_SECRET_ID": self.provider_secret_id,
             "HERALD_LINKS_SECRET_ID": self.links_secret_id,
+            "HERALD_SMS_QUEUE_URL": self.sms.url,
+            "HERALD_WHATSAPP_QUEUE_URL": self.whatsapp.url,
         }
 
 
@@ -109,6 +113,8 @@ def provision(
         events_topic_arn=topic_arn,
         provider_secret_id=_secret(f"{prefix}/providers", json.dumps(provider_secret)),
         links_secret_id=_secret(f"{prefix}/links", links_secret or new_links_secret()),
+        sms=_queue(sqs, f"{prefix}-sms", visibility_timeout),
+        whatsapp=_queue(sqs, f"{prefix}-whatsapp", visibility_timeout),
     )
 
 

@@ -14,6 +14,8 @@ HANDLER_MODULES = (
     "functions.dispatch.handler",
     "functions.dispatch.sweeper",
     "functions.workers.email_worker",
+    "functions.workers.sms_worker",
+    "functions.workers.whatsapp_worker",
 )
 
 
@@ -24,6 +26,7 @@ def function_environment(
     sendgrid_api_host: str | None,
     public_base_url: str = "http://127.0.0.1:8000",
     log_level: str = "WARNING",
+    twilio_api_base_url: str | None = None,
 ) -> dict[str, str]:
     """The variables CDK gives the functions in AWS, pointing at the local parts instead."""
     environment = {
@@ -36,6 +39,8 @@ def function_environment(
     }
     if sendgrid_api_host:
         environment["HERALD_SENDGRID_API_HOST"] = sendgrid_api_host
+    if twilio_api_base_url:
+        environment["HERALD_TWILIO_API_BASE_URL"] = twilio_api_base_url
     return environment
 
 

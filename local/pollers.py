@@ -58,9 +58,13 @@ class QueuePoller:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Ask the poller to stop after its current receive or invocation; returns at once."""
+        self._stopping.set()
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop after the current receive (at most `wait_seconds`) or invocation."""
-        self._stopping.set()
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
@@ -147,6 +151,24 @@ class QueuePoller:
             for failure in response.get("Failed", []):
                 # The message comes back after its visibility timeout: at-least-once, as in AWS.
                 logger.warning("could not delete a message from %s: %s", self._queue_url, failure)
+
+
+class PollerGroup:
+    """Pollers started and stopped together: stopping asks them all first, so their
+    current receives run out in parallel (one wait, not one per queue)."""
+
+    def __init__(self, pollers: list[QueuePoller]) -> None:
+        self._pollers = pollers
+
+    def start(self) -> None:
+        for poller in self._pollers:
+            poller.start()
+
+    def stop(self) -> None:
+        for poller in self._pollers:
+            poller.request_stop()
+        for poller in self._pollers:
+            poller.stop()
 
 
 def _lambda_attribute(value: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ SQS event-source-mapping pollers, a Scheduler emulator and a provider simulator.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -32,13 +33,16 @@ from local.functions import function_environment, import_handlers
 from local.gateway import Gateway
 from local.http import DevRequest, DevResponse
 from local.lambda_context import LocalFunction
-from local.pollers import QueuePoller
+from local.pollers import PollerGroup, QueuePoller
 from local.scheduler import SchedulerEmulator
 from local.simulator import ProviderSimulator
 
 logger = logging.getLogger("herald.dev")
 
 DEV_TENANT_ID = "ten_dev"
+# The numbers Herald sends from through the Twilio simulator.
+SIMULATED_SMS_FROM = "+15005550006"
+SIMULATED_WHATSAPP_FROM = "whatsapp:+14155238886"
 
 
 @dataclass
@@ -52,6 +56,12 @@ class RuntimeConfig:
     sendgrid_api_key: str | None = None
     sendgrid_webhook_public_key: str | None = None
     simulator_latency_ms: int = 0
+    # Real Twilio instead of the simulator, when given (with a From number or a service).
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_whatsapp_from: str | None = None
 
     @classmethod
     def from_environment(cls) -> RuntimeConfig:
@@ -64,6 +74,11 @@ class RuntimeConfig:
             sendgrid_api_key=env.get("SENDGRID_API_KEY"),
             sendgrid_webhook_public_key=env.get("SENDGRID_WEBHOOK_PUBLIC_KEY"),
             simulator_latency_ms=int(env.get("HERALD_SIMULATOR_LATENCY_MS", "0")),
+            twilio_account_sid=env.get("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN"),
+            twilio_from_number=env.get("TWILIO_FROM_NUMBER"),
+            twilio_messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID"),
+            twilio_whatsapp_from=env.get("TWILIO_WHATSAPP_FROM"),
         )
 
 
@@ -91,7 +106,9 @@ class Runtime:
         self._start_aws()
         simulator_key = "SG.local." + secrets.token_urlsafe(24)
         self.simulator = ProviderSimulator(
-            sendgrid_api_key=simulator_key, latency_ms=self.config.simulator_latency_ms
+            sendgrid_api_key=simulator_key,
+            latency_ms=self.config.simulator_latency_ms,
+            twilio_auth_token=secrets.token_hex(16),
         )
         self.simulator.start()
         self._stoppables.append(self.simulator)
@@ -106,6 +123,7 @@ class Runtime:
                 sendgrid_api_host=None if self.config.sendgrid_api_key else self.simulator.url,
                 public_base_url=f"http://{self.config.host}:{self.config.port}",
                 log_level=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+                twilio_api_base_url=None if self.config.twilio_account_sid else self.simulator.url,
             )
         )
         handlers = import_handlers()
@@ -113,14 +131,18 @@ class Runtime:
         self._restore_schedules()
 
         sqs = boto3.client("sqs", region_name=REGION)
+        pollers = []
         for queue, module, name in (
             (self.resources.dispatch, "functions.dispatch.handler", "dispatch"),
             (self.resources.email, "functions.workers.email_worker", "email-worker"),
+            (self.resources.sms, "functions.workers.sms_worker", "sms-worker"),
+            (self.resources.whatsapp, "functions.workers.whatsapp_worker", "whatsapp-worker"),
         ):
             function = LocalFunction(name, handlers[module].handler, 60)
-            poller = QueuePoller(sqs, queue.url, queue.arn, function)
-            poller.start()
-            self._stoppables.append(poller)
+            pollers.append(QueuePoller(sqs, queue.url, queue.arn, function))
+        poller_group = PollerGroup(pollers)
+        poller_group.start()
+        self._stoppables.append(poller_group)
         scheduler = SchedulerEmulator(boto3.client("scheduler", region_name=REGION), sqs, "herald")
         scheduler.start()
         self._stoppables.append(scheduler)
@@ -140,7 +162,10 @@ class Runtime:
                 ),
                 ("/", LocalFunction("api", handlers["functions.api.handler"].handler, 10)),
             ],
-            dev_routes={"/_dev/outbox": self._outbox_route},
+            dev_routes={
+                "/_dev/outbox": self._outbox_route,
+                "/_dev/twilio/inbound": self._twilio_inbound_route,
+            },
         )
         self.gateway.start()
         self._stoppables.append(self.gateway)
@@ -199,13 +224,32 @@ class Runtime:
 
     def _provider_secret(self, simulator: ProviderSimulator, simulator_key: str) -> dict[str, str]:
         if self.config.sendgrid_api_key:
-            return {
+            secret = {
                 "sendgrid_api_key": self.config.sendgrid_api_key,
                 "sendgrid_webhook_public_key": self.config.sendgrid_webhook_public_key or "",
             }
+        else:
+            secret = {
+                "sendgrid_api_key": simulator_key,
+                "sendgrid_webhook_public_key": simulator.sendgrid_public_key,
+            }
+        return {**secret, **self._twilio_secret(simulator)}
+
+    def _twilio_secret(self, simulator: ProviderSimulator) -> dict[str, str]:
+        config = self.config
+        if config.twilio_account_sid:
+            return {
+                "twilio_account_sid": config.twilio_account_sid,
+                "twilio_auth_token": config.twilio_auth_token or "",
+                "twilio_from_number": config.twilio_from_number or "",
+                "twilio_messaging_service_sid": config.twilio_messaging_service_sid or "",
+                "twilio_whatsapp_from": config.twilio_whatsapp_from or "",
+            }
         return {
-            "sendgrid_api_key": simulator_key,
-            "sendgrid_webhook_public_key": simulator.sendgrid_public_key,
+            "twilio_account_sid": simulator.twilio.account_sid,
+            "twilio_auth_token": simulator.twilio_auth_token,
+            "twilio_from_number": SIMULATED_SMS_FROM,
+            "twilio_whatsapp_from": SIMULATED_WHATSAPP_FROM,
         }
 
     def _links_secret(self) -> str:
@@ -283,6 +327,35 @@ class Runtime:
         return DevResponse(
             405, {"error": {"code": "METHOD_NOT_ALLOWED", "message": "GET or DELETE"}}
         )
+
+    def _twilio_inbound_route(self, request: DevRequest) -> DevResponse:
+        """`POST /_dev/twilio/inbound {"from", "to", "body"}`: a user's message arrives."""
+        assert self.simulator is not None
+        if request.method != "POST":
+            return DevResponse(405, {"error": {"code": "METHOD_NOT_ALLOWED", "message": "POST"}})
+        try:
+            given = json.loads(request.body or b"{}")
+        except ValueError:
+            given = None
+        fields = ("from", "to", "body")
+        if not isinstance(given, dict) or not all(
+            isinstance(given.get(f, ""), str) for f in fields
+        ):
+            given = None
+        if given is None or not given.get("from") or "body" not in given:
+            message = 'expected {"from": "+1…" | "whatsapp:+1…", "to": "…", "body": "…"}'
+            return DevResponse(
+                400,
+                {"error": {"code": "VALIDATION_ERROR", "message": message, "details": []}},
+            )
+        sender = given["from"]
+        default_to = (
+            SIMULATED_WHATSAPP_FROM if sender.startswith("whatsapp:") else SIMULATED_SMS_FROM
+        )
+        status, twiml = self.simulator.twilio.inbound(
+            sender, given.get("to") or default_to, given["body"]
+        )
+        return DevResponse(200, {"herald_status": status, "twiml": twiml})
 
     def _sweep_forever(self, sweeper: LocalFunction, interval: float) -> None:
         # EventBridge runs the sweeper every few minutes in AWS; locally it runs at start

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -12,8 +14,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.aws.secrets import database_url, provider_credentials
 from herald.aws.sns import EventPublisher
-from herald.channels import sendgrid_events
+from herald.channels import sendgrid_events, twilio_signatures
 from herald.db.connection import Database
+from herald.services import twilio_callbacks
 from herald.services.provider_events import apply_sendgrid_events
 from herald.settings import Settings
 
@@ -70,6 +73,62 @@ def sendgrid_callback() -> Response[str]:
     return Response(
         status_code=200, content_type=content_types.APPLICATION_JSON, body=json.dumps(body)
     )
+
+
+def _twilio_form() -> dict[str, str] | None:
+    """The form parameters of a Twilio callback, or None when its signature is not valid."""
+    event = app.current_event
+    try:
+        params = dict(parse_qsl(_raw_body(), keep_blank_values=True))
+    except (ValueError, binascii.Error):  # not UTF-8, or not base64: nothing Twilio signed
+        return None
+    # Twilio signs the URL it called: the deployment's public URL, query included.
+    url = settings.public_base_url.rstrip("/") + event.path
+    if event.raw_query_string:
+        url += "?" + event.raw_query_string
+    auth_token = str(provider_credentials(secret_id).get("twilio_auth_token", ""))
+    signature = event.headers.get(twilio_signatures.SIGNATURE_HEADER)
+    if not twilio_signatures.verify_signature(auth_token, url, params, signature):
+        return None
+    return params
+
+
+def _twiml(text: str | None) -> Response[str]:
+    return Response(
+        status_code=200, content_type="application/xml", body=twilio_signatures.twiml_reply(text)
+    )
+
+
+@app.post("/v1/callbacks/twilio/status")
+def twilio_status_callback() -> Response[str]:
+    params = _twilio_form()
+    if params is None:
+        return _error(401, "UNAUTHENTICATED", "missing or invalid Twilio signature")
+    query = app.current_event.query_string_parameters or {}
+    delivery_id, tenant_id = query.get("delivery_id"), query.get("tenant_id")
+    if not delivery_id or not tenant_id:
+        return _error(400, "VALIDATION_ERROR", "the callback URL names no delivery")
+    result = twilio_callbacks.apply_status(db, tenant_id, delivery_id, params)
+    if result.changes:
+        publisher.publish(result.changes)
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"applied": result.applied}),
+    )
+
+
+@app.post("/v1/callbacks/twilio/inbound")
+def twilio_inbound_callback() -> Response[str]:
+    params = _twilio_form()
+    if params is None:
+        return _error(401, "UNAUTHENTICATED", "missing or invalid Twilio signature")
+    outcome = twilio_callbacks.handle_inbound(db, params, help_text=settings.sms_help_text)
+    if outcome.keyword:
+        logger.info(
+            "twilio inbound", extra={"keyword": outcome.keyword, "tenants": outcome.tenants}
+        )
+    return _twiml(outcome.reply)
 
 
 @app.not_found

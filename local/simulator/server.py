@@ -11,10 +11,13 @@ from local.http import DevRequest, DevResponse, DevRoute, LocalHttpServer
 from local.simulator.callbacks import CallbackDispatcher
 from local.simulator.outbox import Outbox
 from local.simulator.sendgrid import SendGridSimulator
+from local.simulator.twilio import TwilioSimulator
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SENDGRID_API_KEY = "SG.herald-local-simulator"
+DEFAULT_TWILIO_ACCOUNT_SID = "AC" + "0" * 31 + "1"
+DEFAULT_TWILIO_AUTH_TOKEN = "herald-local-simulator-auth-token"  # noqa: S105 - loopback only
 
 
 class ProviderSimulator:
@@ -31,6 +34,8 @@ class ProviderSimulator:
         event_delay_seconds: float = 0.2,
         *,
         sendgrid_signing_key: ec.EllipticCurvePrivateKey | None = None,
+        twilio_account_sid: str = DEFAULT_TWILIO_ACCOUNT_SID,
+        twilio_auth_token: str = DEFAULT_TWILIO_AUTH_TOKEN,
     ) -> None:
         self.outbox = outbox if outbox is not None else Outbox()
         self._callback_base_url = callback_base_url
@@ -43,6 +48,14 @@ class ProviderSimulator:
             callback_base_url=lambda: self._callback_base_url,
             event_delay_seconds=event_delay_seconds,
             signing_key=sendgrid_signing_key,
+        )
+        self.twilio = TwilioSimulator(
+            self.outbox,
+            self._callbacks,
+            account_sid=twilio_account_sid,
+            auth_token=twilio_auth_token,
+            callback_base_url=lambda: self._callback_base_url,
+            event_delay_seconds=event_delay_seconds,
         )
         self._routes: dict[tuple[str, str], DevRoute] = {
             ("POST", "/v3/mail/send"): self._sendgrid.send_mail,
@@ -58,6 +71,11 @@ class ProviderSimulator:
     def port(self) -> int:
         """The bound port (after `start()`)."""
         return self._server.port
+
+    @property
+    def twilio_auth_token(self) -> str:
+        """The auth token the Twilio client authenticates with and callbacks are signed with."""
+        return self.twilio.auth_token
 
     @property
     def sendgrid_public_key(self) -> str:
@@ -84,6 +102,8 @@ class ProviderSimulator:
 
     def _handle(self, request: DevRequest) -> DevResponse:
         route = self._routes.get((request.method, request.path))
+        if route is None and self.twilio.matches(request):
+            route = self.twilio.create_message
         if route is None:
             return DevResponse(404, {"errors": [{"message": "not found", "field": None}]})
         if self._latency_seconds:

@@ -1,4 +1,4 @@
-"""The six functions: handlers, sizes, runtime, environment contract, one role each."""
+"""The eight functions: handlers, sizes, runtime, environment contract, one role each."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
     "functions.webhooks.handler.handler": (
         10,
         256,
-        {"HERALD_PROVIDER_SECRET_ID", "HERALD_EVENTS_TOPIC_ARN"},
+        {"HERALD_PROVIDER_SECRET_ID", "HERALD_EVENTS_TOPIC_ARN", "HERALD_PUBLIC_BASE_URL"},
     ),
     "functions.dispatch.handler.handler": (
         60,
@@ -42,6 +42,10 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
         {
             "HERALD_EMAIL_QUEUE_URL",
             "HERALD_EMAIL_QUEUE_ARN",
+            "HERALD_SMS_QUEUE_URL",
+            "HERALD_SMS_QUEUE_ARN",
+            "HERALD_WHATSAPP_QUEUE_URL",
+            "HERALD_WHATSAPP_QUEUE_ARN",
             "HERALD_EVENTS_TOPIC_ARN",
             # Quiet hours: a one-time schedule wakes the notification up on this queue.
             "HERALD_DISPATCH_QUEUE_URL",
@@ -58,6 +62,10 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_DISPATCH_QUEUE_ARN",
             "HERALD_EMAIL_QUEUE_URL",
             "HERALD_EMAIL_QUEUE_ARN",
+            "HERALD_SMS_QUEUE_URL",
+            "HERALD_SMS_QUEUE_ARN",
+            "HERALD_WHATSAPP_QUEUE_URL",
+            "HERALD_WHATSAPP_QUEUE_ARN",
         },
     ),
     "functions.workers.email_worker.handler": (
@@ -73,6 +81,20 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_LINKS_SECRET_ID",
         },
     ),
+    **{
+        f"functions.workers.{channel}_worker.handler": (
+            60,
+            512,
+            {
+                f"HERALD_{channel.upper()}_QUEUE_URL",
+                f"HERALD_{channel.upper()}_QUEUE_ARN",
+                "HERALD_PROVIDER_SECRET_ID",
+                "HERALD_EVENTS_TOPIC_ARN",
+                "HERALD_PUBLIC_BASE_URL",
+            },
+        )
+        for channel in ("sms", "whatsapp")
+    },
     "functions.migrations.handler.handler": (300, 256, set()),
 }
 
@@ -82,7 +104,7 @@ def _environment(function: dict[str, Any]) -> dict[str, Any]:
     return variables
 
 
-def test_the_six_functions_have_their_contracted_handlers_and_sizes(resources: Resources) -> None:
+def test_the_eight_functions_have_their_contracted_handlers_and_sizes(resources: Resources) -> None:
     # given
     functions = herald_functions(resources)
 

@@ -72,6 +72,18 @@ def test_no_statement_allows_every_action_of_a_data_service(resources: Resources
             },
         ),
         ("functions.webhooks.handler.handler", {"sns:Publish", "secretsmanager:GetSecretValue"}),
+        *[
+            (
+                f"functions.workers.{channel}_worker.handler",
+                {
+                    "sqs:ReceiveMessage",
+                    "sqs:SendMessage",
+                    "sns:Publish",
+                    "secretsmanager:GetSecretValue",
+                },
+            )
+            for channel in ("sms", "whatsapp")
+        ],
     ],
 )
 def test_each_function_may_do_what_its_job_needs(
@@ -97,6 +109,13 @@ def test_each_function_may_do_what_its_job_needs(
         ),
         ("functions.webhooks.handler.handler", {"sqs:SendMessage", "scheduler:CreateSchedule"}),
         ("functions.dispatch.sweeper.handler", {"scheduler:CreateSchedule", "sns:Publish"}),
+        *[
+            (
+                f"functions.workers.{channel}_worker.handler",
+                {"scheduler:CreateSchedule", "iam:PassRole"},
+            )
+            for channel in ("sms", "whatsapp")
+        ],
     ],
 )
 def test_no_function_may_do_what_another_one_does(

@@ -26,7 +26,7 @@ def test_every_queue_but_the_dead_letter_queues_redrives_to_one(resources: Resou
     work_queues = {key: queue for key, queue in queues.items() if key not in dead_letter_queues}
 
     # then
-    assert len(work_queues) >= 2, "the dispatch and email queues"
+    assert len(work_queues) >= 4, "the dispatch, email, sms and whatsapp queues"
     for key, queue in work_queues.items():
         redrive = queue["Properties"].get("RedrivePolicy")
         assert redrive is not None, f"{key} has no dead-letter queue"
@@ -60,7 +60,7 @@ def test_every_sqs_event_source_mapping_reports_batch_item_failures(resources: R
     }
 
     # then
-    assert len(response_types) == 2, "dispatch and email worker"
+    assert len(response_types) == 4, "dispatch, email, sms and whatsapp workers"
     for key, types in response_types.items():
         assert "ReportBatchItemFailures" in types, key
         assert mappings[key]["Properties"]["BatchSize"] == 10, key

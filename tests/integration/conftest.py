@@ -23,12 +23,19 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from herald.db.connection import Database
 from herald.services.tenants import create_tenant
+from twilio.request_validator import RequestValidator
 
 from local.aws_resources import REGION, Resources, provision
 from local.functions import function_environment, import_handlers
 from local.simulator import ProviderSimulator
 
 SIMULATOR_KEY = "SG.integration-tests"
+TWILIO_ACCOUNT_SID = "AC" + "1" * 32
+TWILIO_AUTH_TOKEN = "integration-tests-twilio-auth-token"
+SMS_FROM = "+15005550006"
+WHATSAPP_FROM = "whatsapp:+14155238886"
+# The public URL Herald's callbacks are signed for (Settings.public_base_url's default).
+PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 # Signs end-user links, as the secret CDK generates does in AWS; tests issue tokens with it.
 LINKS_SECRET = "integration-tests-link-signing-key-0123456789abcdef"
 
@@ -54,6 +61,14 @@ class Stack:
         return {
             "x-twilio-email-event-webhook-signature": base64.b64encode(signature).decode(),
             "x-twilio-email-event-webhook-timestamp": timestamp,
+        }
+
+    def sign_twilio(self, url: str, params: dict[str, str]) -> dict[str, str]:
+        """The headers Twilio sends with a callback to `url` (X-Twilio-Signature)."""
+        signature = RequestValidator(TWILIO_AUTH_TOKEN).compute_signature(url, params)
+        return {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-twilio-signature": signature,
         }
 
     def sqs(self) -> Any:
@@ -85,7 +100,11 @@ class Stack:
 @pytest.fixture(scope="session")
 def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
     # No callback URL: the simulator records sends but posts no events; tests post their own.
-    simulator = ProviderSimulator(sendgrid_api_key=SIMULATOR_KEY)
+    simulator = ProviderSimulator(
+        sendgrid_api_key=SIMULATOR_KEY,
+        twilio_account_sid=TWILIO_ACCOUNT_SID,
+        twilio_auth_token=TWILIO_AUTH_TOKEN,
+    )
     simulator.start()
     callback_key = ec.generate_private_key(ec.SECP256R1())
     public_der = callback_key.public_key().public_bytes(
@@ -95,11 +114,21 @@ def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
         {
             "sendgrid_api_key": SIMULATOR_KEY,
             "sendgrid_webhook_public_key": base64.b64encode(public_der).decode(),
+            "twilio_account_sid": TWILIO_ACCOUNT_SID,
+            "twilio_auth_token": TWILIO_AUTH_TOKEN,
+            "twilio_from_number": SMS_FROM,
+            "twilio_whatsapp_from": WHATSAPP_FROM,
         },
         links_secret=LINKS_SECRET,
     )
     os.environ.update(
-        function_environment(resources, database_url, sendgrid_api_host=simulator.url)
+        function_environment(
+            resources,
+            database_url,
+            sendgrid_api_host=simulator.url,
+            public_base_url=PUBLIC_BASE_URL,
+            twilio_api_base_url=simulator.url,
+        )
     )
     # Retries without waiting, so a test can walk a delivery through all its attempts.
     os.environ["HERALD_RETRY_BASE_SECONDS"] = "0"
@@ -129,13 +158,15 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
         conn.execute(
             "TRUNCATE delivery_events, deliveries, idempotency_keys, notifications, api_keys,"
-            " users, preference_events, suppressions, tenants CASCADE"
+            " users, preference_events, suppressions, whatsapp_sessions, tenants CASCADE"
         )
     sqs = stack.sqs()
-    for queue in (stack.resources.dispatch, stack.resources.email):
+    resources = stack.resources
+    for queue in (resources.dispatch, resources.email, resources.sms, resources.whatsapp):
         for url in (queue.url, queue.dlq_url):
             sqs.purge_queue(QueueUrl=url)
     stack.simulator.outbox.clear()
+    stack.simulator.twilio.throttle(0)
     yield
 
 

@@ -49,9 +49,22 @@ def run_email_worker(stack: Stack) -> int:
     return _poll(stack, stack.resources.email, "workers.email_worker")
 
 
+def run_sms_worker(stack: Stack) -> int:
+    return _poll(stack, stack.resources.sms, "workers.sms_worker")
+
+
+def run_whatsapp_worker(stack: Stack) -> int:
+    return _poll(stack, stack.resources.whatsapp, "workers.whatsapp_worker")
+
+
 def run_pipeline(stack: Stack) -> None:
-    """Dispatch and send until both queues are empty."""
-    while run_dispatch(stack) + run_email_worker(stack):
+    """Dispatch and send until every queue is empty."""
+    while (
+        run_dispatch(stack)
+        + run_email_worker(stack)
+        + run_sms_worker(stack)
+        + run_whatsapp_worker(stack)
+    ):
         pass
 
 

@@ -86,7 +86,16 @@ def test_a_subject_must_render_to_one_sendable_line(subject: str, message: str) 
     ("channel", "content", "expected"),
     [
         ("sms", {"text": "Code {{ code }}"}, {"text": "Code <42>"}),
-        ("whatsapp", {"text": "Code {{ code }}"}, {"text": "Code <42>"}),
+        (
+            "whatsapp",
+            {"text": "Code {{ code }}"},
+            {"text": "Code <42>", "content_sid": None, "content_variables": None},
+        ),
+        (
+            "whatsapp",
+            {"content_sid": "HX{{ 1 }}", "content_variables": {"1": "{{ code }}"}},
+            {"text": None, "content_sid": "HX1", "content_variables": {"1": "<42>"}},
+        ),
         (
             "push",
             {"title": "T{{ code }}", "body": "B", "data": {"code": "{{ code }}"}},

@@ -19,7 +19,7 @@ from herald.services import notifications
 from herald.services.auth import Principal
 
 from functions.api.contract import declare
-from functions.api.dependencies import IdempotencyKey, db, replayable, scope, send_ports
+from functions.api.dependencies import IdempotencyKey, db, replayable, scope, send_ports, settings
 
 router = APIGatewayHttpRouter()
 
@@ -36,7 +36,12 @@ def send_notification(
     idempotency_key: IdempotencyKey = None,
 ) -> Response[NotificationAccepted]:
     result = notifications.accept_notification(
-        db, send_ports, principal.tenant_id, body, idempotency_key=idempotency_key
+        db,
+        send_ports,
+        principal.tenant_id,
+        body,
+        idempotency_key=idempotency_key,
+        max_sms_segments=settings.sms_max_segments,
     )
     return replayable(result, NotificationAccepted)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from local.lambda_context import LocalFunction
-from local.pollers import QueuePoller
+from local.pollers import PollerGroup, QueuePoller
 from tests.unit.local.conftest import Queue
 
 
@@ -168,3 +168,26 @@ def test_started_poller_invokes_until_stopped(sqs: Any) -> None:
     # then
     assert handler.bodies() == ["x"]
     assert time.monotonic() - started < 3
+
+
+def test_a_poller_group_stops_every_poller(sqs: Any) -> None:
+    # given three pollers, started together, each having handled a message
+    queues = [Queue(sqs) for _ in range(3)]
+    handlers = [Recorder() for _ in queues]
+    group = PollerGroup([_poller(sqs, q, h) for q, h in zip(queues, handlers, strict=True)])
+    group.start()
+    for queue in queues:
+        sqs.send_message(QueueUrl=queue.url, MessageBody="x")
+    deadline = time.monotonic() + 5
+    while not all(h.events for h in handlers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    # when
+    group.stop()
+    for queue in queues:
+        sqs.send_message(QueueUrl=queue.url, MessageBody="y")
+    time.sleep(1.5)
+
+    # then nothing polls any more: the second messages wait on their queues
+    assert [h.bodies() for h in handlers] == [["x"], ["x"], ["x"]]
+    assert [q.counts() for q in queues] == [(1, 0), (1, 0), (1, 0)]

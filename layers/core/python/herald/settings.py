@@ -60,6 +60,20 @@ class Settings(BaseSettings):
     sweeper_notification_grace_seconds: int = Field(default=120, ge=0)
     sweeper_delivery_grace_seconds: int = Field(default=900, ge=0)
     sweeper_interval_seconds: float = Field(default=30, gt=0)
+    # SMS and WhatsApp through Twilio. The provider secret adds twilio_account_sid,
+    # twilio_auth_token, and twilio_from_number and/or twilio_messaging_service_sid (SMS),
+    # twilio_whatsapp_from (WhatsApp, whatsapp:+E164).
+    sms_queue_url: str | None = None
+    whatsapp_queue_url: str | None = None
+    # Local runtime only: where the provider simulator answers for api.twilio.com.
+    twilio_api_base_url: str | None = None
+    # A longer text is refused: 422 for inline content, `render_failed` for a template.
+    sms_max_segments: int = 10
+    # The reply to an inbound HELP (carriers require one).
+    sms_help_text: str = (
+        "Herald notifications. Reply STOP to unsubscribe, START to resubscribe. "
+        "Msg&data rates may apply."
+    )
 
     def required(self, name: str) -> str:
         """A setting this function cannot run without: fail at cold start, naming it."""

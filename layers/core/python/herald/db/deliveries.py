@@ -142,8 +142,12 @@ def record_outcome(
     error: str | None = None,
     reason: str | None = None,
     next_attempt_at: datetime | None = None,
+    attributes: dict[str, Any] | None = None,
 ) -> None:
-    """Record the result of one send attempt, with its history event, in one statement."""
+    """Record the result of one send attempt, with its history event, in one statement.
+
+    `attributes` (what the channel measured about the message) are merged into the
+    delivery's own."""
     conn.execute(
         "WITH d AS ("
         # A provider callback may already have moved the delivery past `sending`
@@ -153,7 +157,8 @@ def record_outcome(
         "    provider = COALESCE(%(provider)s, provider),"
         "    provider_message_id = COALESCE(%(message_id)s, provider_message_id),"
         "    error = %(error)s, reason = COALESCE(%(reason)s, reason),"
-        "    next_attempt_at = %(next)s, lease_expires_at = NULL, updated_at = now()"
+        "    next_attempt_at = %(next)s, lease_expires_at = NULL, updated_at = now(),"
+        "    attributes = attributes || %(attributes)s"
         "  WHERE id = %(id)s RETURNING tenant_id, id"
         ")"
         " INSERT INTO delivery_events (tenant_id, delivery_id, status, detail)"
@@ -168,6 +173,7 @@ def record_outcome(
             "error": error,
             "reason": reason,
             "next": next_attempt_at,
+            "attributes": Jsonb(attributes or {}),
         },
     )
 
@@ -232,7 +238,8 @@ def set_statuses(conn: Connection, changes: Sequence[tuple[str, str, str | None]
 def list_for_notification(conn: Connection, notification_id: str) -> list[Row]:
     return conn.execute(
         "SELECT id, channel, recipient, status, reason, provider, provider_message_id,"
-        "       attempts, error FROM deliveries WHERE notification_id = %s ORDER BY id",
+        "       attempts, error, attributes FROM deliveries WHERE notification_id = %s"
+        " ORDER BY id",
         (notification_id,),
     ).fetchall()
 
@@ -295,3 +302,14 @@ def fail_in_flight(
         " SELECT id, notification_id FROM d",
         {"ids": list(delivery_ids), "reason": reason, "error": error},
     ).fetchall()
+
+
+def record_provider_errors(conn: Connection, errors: Sequence[tuple[str, str]]) -> None:
+    """Set the `error` of deliveries a provider reports as failed: (delivery_id, error)."""
+    if not errors:
+        return
+    conn.execute(
+        "UPDATE deliveries d SET error = e.error FROM unnest(%s::text[], %s::text[])"
+        " AS e(id, error) WHERE d.id = e.id",
+        ([e[0] for e in errors], [e[1] for e in errors]),
+    )

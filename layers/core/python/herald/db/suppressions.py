@@ -106,3 +106,36 @@ def delete_suppression(conn: Connection, tenant_id: str, address: str) -> bool:
         (tenant_id, normalize_address(address)),
     )
     return cur.rowcount == 1
+
+
+def tenants_messaging(conn: Connection, phone: str) -> list[str]:
+    """The tenants that have sent SMS or WhatsApp to a phone number (E.164)."""
+    rows = conn.execute(
+        "SELECT DISTINCT tenant_id FROM deliveries"
+        " WHERE address = %s AND channel IN ('sms', 'whatsapp') ORDER BY tenant_id",
+        (phone,),
+    ).fetchall()
+    return [row["tenant_id"] for row in rows]
+
+
+def lift_suppression(
+    conn: Connection, tenant_id: str, address: str, reason: str, source: str
+) -> bool:
+    """Lift a suppression of one reason only (START lifts a STOP, never a manual one), with
+    its preference event; False when there was none."""
+    rows = conn.execute(
+        "WITH lifted AS ("
+        "  DELETE FROM suppressions WHERE tenant_id = %(tenant)s AND address = %(address)s"
+        "    AND reason = %(reason)s RETURNING tenant_id, address"
+        ")"
+        " INSERT INTO preference_events (tenant_id, address, source, change)"
+        " SELECT tenant_id, address, %(source)s, '{\"suppressed\": null}' FROM lifted"
+        " RETURNING id",
+        {
+            "tenant": tenant_id,
+            "address": normalize_address(address),
+            "reason": reason,
+            "source": source,
+        },
+    ).fetchall()
+    return bool(rows)

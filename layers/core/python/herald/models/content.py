@@ -44,6 +44,33 @@ class TextContent(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_SHORT_TEXT)
 
 
+class WhatsAppContent(BaseModel):
+    """Free-form text, allowed within 24 hours of the user's last message; outside that
+    window WhatsApp takes only a pre-approved Content template (`content_sid`). With both,
+    the text goes inside the window and the template outside it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(default=None, min_length=1, max_length=MAX_SHORT_TEXT)
+    content_sid: str | None = Field(
+        default=None,
+        pattern=r"^HX[0-9a-fA-F]{32}$",
+        description="A Twilio Content template (HX…)",
+        examples=["HXb5b62575e6e4ff6129ad7c8efe1f983e"],
+    )
+    content_variables: dict[str, str] | None = Field(
+        default=None, description='The template\'s variables, e.g. {"1": "12/1", "2": "3pm"}'
+    )
+
+    @model_validator(mode="after")
+    def _has_body(self) -> WhatsAppContent:
+        if not self.text and not self.content_sid:
+            raise ValueError("whatsapp content needs text or content_sid")
+        if self.content_variables and not self.content_sid:
+            raise ValueError("content_variables need a content_sid")
+        return self
+
+
 class PushContent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -83,7 +110,7 @@ class Content(BaseModel):
 
     email: EmailContent | None = None
     sms: TextContent | None = None
-    whatsapp: TextContent | None = None
+    whatsapp: WhatsAppContent | None = None
     push: PushContent | None = None
     web_push: WebPushContent | None = None
     in_app: InAppContent | None = None

@@ -87,6 +87,11 @@ class DeliveryOut(BaseModel):
     provider_message_id: str | None
     attempts: int
     error: str | None
+    attributes: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What the channel measured about the message it sent: `encoding` "
+        "(GSM-7 or UCS-2) and `segments` for SMS and WhatsApp text",
+    )
     events: list[DeliveryEventOut]
 
 

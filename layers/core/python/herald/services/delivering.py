@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 from herald.aws.sns import EventPublisher
 from herald.aws.sqs import MessageQueue
 from herald.channels.base import PermanentSendError, RetryableSendError
-from herald.db import deliveries, notifications
-from herald.db.connection import Database
+from herald.db import deliveries, notifications, suppressions
+from herald.db.connection import Connection, Database
 from herald.errors import HeraldError
 from herald.models.messages import ChannelMessage
 
@@ -25,6 +25,8 @@ Compose = Callable[[dict[str, Any]], M]
 """Builds the provider message of one claimed delivery row (rendering its template)."""
 Send = Callable[[M], str]
 """Sends one message; returns the provider message id or raises SendError."""
+Describe = Callable[[M], dict[str, Any]]
+"""What to record about a composed message on its delivery (`attributes`), e.g. SMS segments."""
 
 
 @dataclass(frozen=True)
@@ -60,16 +62,20 @@ def deliver_batch(
     policy: RetryPolicy,
     lease_seconds: int,
     senders: Executor,
+    describe: Describe[M] | None = None,
 ) -> BatchOutcome:
     """Send the deliveries of one channel message.
 
     Only deliveries this call claims are sent, so a redelivered message or a concurrent
     worker never sends twice. Messages are composed on this thread (rendering is CPU-bound
     and may read a template version); a delivery whose content cannot be rendered fails
-    with reason `render_failed`. Provider calls run concurrently on `senders` (they are
-    network-bound: one at a time, a batch of 500 would outlast the function's timeout);
+    with reason `render_failed`; a composer may also refuse a delivery for good by raising
+    PermanentSendError (its reason is recorded, no provider call is made). Provider calls
+    run concurrently on `senders` (they are network-bound: one at a time, a batch of 500
+    would outlast the function's timeout);
     each result is recorded by this thread as soon as it arrives, keeping the window in
-    which a crash could cause a resend to the sends in flight.
+    which a crash could cause a resend to the sends in flight. A permanent error that names
+    a suppression (the recipient opted out at the provider) suppresses the address too.
     """
     # Single statements, each atomic on its own: no BEGIN/COMMIT round trips per delivery.
     conn = db.connection()
@@ -78,16 +84,16 @@ def deliver_batch(
     events: list[dict[str, Any]] = []
     retry_delay = 0
     attempts = {}
+    described: dict[str, dict[str, Any]] = {}
     for row in claimed:
         try:
             composed = compose(row)
-        except HeraldError as exc:
-            deliveries.record_outcome(
-                conn, row["id"], status="failed", error=exc.message, reason="render_failed"
-            )
+        except (HeraldError, PermanentSendError) as exc:
+            _record_refusal(conn, row, exc)
             outcome.failed.append(row["id"])
             events.append(_event(row, "failed"))
             continue
+        described[row["id"]] = describe(composed) if describe else {}
         attempts[senders.submit(_attempt, composed, send, provider, policy, row["attempts"])] = row
     unexpected: BaseException | None = None
     for future in as_completed(attempts):
@@ -99,7 +105,7 @@ def deliver_batch(
             # would be sent again once its lease lapses.
             unexpected = unexpected or exc
             continue
-        deliveries.record_outcome(conn, row["id"], status=status, **fields)
+        _record_result(conn, row, status, fields, described.get(row["id"]))
         if status == "sent":
             outcome.sent.append(row["id"])
         elif status == "deferred":
@@ -137,6 +143,34 @@ def deliver_batch(
     return outcome
 
 
+def _record_refusal(
+    conn: Connection, row: dict[str, Any], exc: HeraldError | PermanentSendError
+) -> None:
+    """A delivery refused before any provider call: unrenderable, or refused by its composer."""
+    if isinstance(exc, HeraldError):
+        error, reason = exc.message, "render_failed"
+    else:
+        error, reason = str(exc), exc.reason
+    deliveries.record_outcome(conn, row["id"], status="failed", error=error, reason=reason)
+
+
+def _record_result(
+    conn: Connection,
+    row: dict[str, Any],
+    status: str,
+    fields: dict[str, Any],
+    attributes: dict[str, Any] | None,
+) -> None:
+    """Record one attempt's result; suppress the address when the provider said so."""
+    suppression = fields.pop("suppression", None)
+    deliveries.record_outcome(conn, row["id"], status=status, attributes=attributes, **fields)
+    if suppression and row["address"]:
+        detail = {"delivery_id": row["id"], "error": fields.get("error")}
+        suppressions.add_suppressions(
+            conn, row["tenant_id"], [(row["address"], suppression, fields["provider"], detail)]
+        )
+
+
 def _attempt(
     message: M, send: Send[M], provider: str, policy: RetryPolicy, attempt: int
 ) -> tuple[str, dict[str, Any], int]:
@@ -154,7 +188,10 @@ def _attempt(
             delay,
         )
     except PermanentSendError as exc:
-        return "failed", {"provider": provider, "error": str(exc), "reason": "rejected"}, 0
+        fields = {"provider": provider, "error": str(exc), "reason": exc.reason}
+        if exc.suppression:
+            fields["suppression"] = exc.suppression
+        return "failed", fields, 0
     return "sent", {"provider": provider, "provider_message_id": message_id}, 0
 
 

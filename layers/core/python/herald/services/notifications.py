@@ -29,15 +29,18 @@ from herald.services import idempotency, templates
 from herald.services.cursors import decode_cursor, page_rows
 from herald.services.idempotency import StoredResponse
 from herald.services.templates import TemplateSend
+from herald.services.text_messages import measure_text
 
 logger = logging.getLogger(__name__)
 
 # Channels with a worker in this release. The API accepts every channel name of the
 # contract and answers 422 for one that cannot be delivered yet, rather than dropping it.
-AVAILABLE_CHANNELS: frozenset[Channel] = frozenset({"email"})
+AVAILABLE_CHANNELS: frozenset[Channel] = frozenset({"email", "sms", "whatsapp"})
 # A send_at this far in the past is a mistake, not clock skew.
 SEND_AT_TOLERANCE = timedelta(seconds=5)
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
+# Settings.sms_max_segments's default: a longer SMS costs more than it is likely worth.
+DEFAULT_MAX_SMS_SEGMENTS = 10
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,18 @@ def _check_channels(
                 )
     if problems:
         raise Unprocessable("some channels cannot be sent", problems)
+
+
+def _check_text_lengths(request: SendNotificationRequest, max_segments: int) -> None:
+    content = request.content
+    if content is None:
+        return
+    for channel, text in (
+        ("sms", content.sms.text if content.sms else None),
+        ("whatsapp", content.whatsapp.text if content.whatsapp else None),
+    ):
+        if text:
+            measure_text(text, max_segments, field=f"content.{channel}.text")
 
 
 def _resolve_content(
@@ -107,13 +122,18 @@ def accept_notification(
     *,
     idempotency_key: str | None,
     now: datetime | None = None,
+    max_sms_segments: int = DEFAULT_MAX_SMS_SEGMENTS,
 ) -> StoredResponse:
     """Validate, store and hand a notification to the pipeline.
+
+    Inline SMS and WhatsApp text longer than `max_sms_segments` segments is refused
+    (Unprocessable); a template's is refused per recipient when rendered (`render_failed`).
 
     Committed before it is enqueued: if the process dies in between, the sweeper finds the
     notification still `accepted` and enqueues it. Nothing accepted is lost.
     """
     now = now or datetime.now(UTC)
+    _check_text_lengths(request, max_sms_segments)
     send_at = request.send_at
     if send_at is not None:
         if send_at < now - SEND_AT_TOLERANCE:

@@ -313,7 +313,7 @@ def preview(db: Database, tenant_id: str, key: str, request: PreviewRequest) -> 
     if request.channel == "email":
         content = complete_email(content)
     sms = None
-    if request.channel in ("sms", "whatsapp"):
+    if request.channel in ("sms", "whatsapp") and content.get("text"):
         encoding = sms_encoding(content["text"])
         sms = SmsInfo(
             encoding=encoding.encoding,

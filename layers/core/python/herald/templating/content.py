@@ -26,7 +26,13 @@ _TITLE_BODY = {"title": _Field("text", True), "body": _Field("text", True)}
 CHANNEL_FIELDS: dict[str, dict[str, _Field]] = {
     "email": {"subject": _Field("text", True), "text": _Field("text"), "html": _Field("html")},
     "sms": {"text": _Field("text", True)},
-    "whatsapp": {"text": _Field("text", True)},
+    # Free-form text (inside the 24-hour window), a Content template, or both (the text is
+    # sent inside the window, the template outside it).
+    "whatsapp": {
+        "text": _Field("text"),
+        "content_sid": _Field("text"),
+        "content_variables": _Field("strings"),
+    },
     "push": {**_TITLE_BODY, "data": _Field("strings")},
     "web_push": {**_TITLE_BODY, "url": _Field("text"), "data": _Field("json")},
     "in_app": {**_TITLE_BODY, "action_url": _Field("text"), "data": _Field("json")},
@@ -143,6 +149,12 @@ class _Compiler:
         fields = {name: self.field_value(name, f, content.get(name)) for name, f in spec.items()}
         if self.channel == "email" and not content.get("text") and not content.get("html"):
             self.fail("", "text or html is required")
+        if (
+            self.channel == "whatsapp"
+            and not content.get("text")
+            and not content.get("content_sid")
+        ):
+            self.fail("", "text or content_sid is required")
         return fields
 
     def field_value(self, name: str, spec: _Field, value: Any) -> Any:
