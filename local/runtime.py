@@ -22,6 +22,7 @@ from local.aws_resources import (
     REGION,
     SCHEDULE_GROUP,
     SCHEDULER_ROLE_ARN,
+    SWEEPER_ARN,
     Resources,
     free_port,
     new_links_secret,
@@ -38,7 +39,6 @@ from local.simulator import ProviderSimulator
 logger = logging.getLogger("herald.dev")
 
 DEV_TENANT_ID = "ten_dev"
-SWEEP_INTERVAL_SECONDS = 30
 
 
 @dataclass
@@ -121,11 +121,17 @@ class Runtime:
             poller = QueuePoller(sqs, queue.url, queue.arn, function)
             poller.start()
             self._stoppables.append(poller)
-        scheduler = SchedulerEmulator(boto3.client("scheduler", region_name=REGION), sqs, "herald")
+        sweep_fn = LocalFunction("sweeper", handlers["functions.dispatch.sweeper"].handler, 60)
+        scheduler = SchedulerEmulator(
+            boto3.client("scheduler", region_name=REGION),
+            sqs,
+            "herald",
+            functions={SWEEPER_ARN: sweep_fn.invoke},
+        )
         scheduler.start()
         self._stoppables.append(scheduler)
-        sweep_fn = LocalFunction("sweeper", handlers["functions.dispatch.sweeper"].handler, 60)
-        threading.Thread(target=self._sweep_forever, args=(sweep_fn,), daemon=True).start()
+        # As in AWS, sweeps then run on the one-time schedules work in flight arms.
+        threading.Thread(target=self._sweep_once, args=(sweep_fn,), daemon=True).start()
 
         self.gateway = Gateway(
             self.config.host,
@@ -266,12 +272,10 @@ class Runtime:
             405, {"error": {"code": "METHOD_NOT_ALLOWED", "message": "GET or DELETE"}}
         )
 
-    def _sweep_forever(self, sweeper: LocalFunction) -> None:
-        # EventBridge runs the sweeper every few minutes in AWS; locally it runs at start
-        # too, so a restart picks up what an interrupted run left behind.
-        while not self._stop.is_set():
-            try:
-                sweeper.invoke({"source": "herald.local", "detail-type": "Scheduled Event"})
-            except Exception:
-                logger.exception("sweeper failed")
-            self._stop.wait(SWEEP_INTERVAL_SECONDS)
+    def _sweep_once(self, sweeper: LocalFunction) -> None:
+        # moto forgets the sweep schedules when it stops: one sweep at start picks up what an
+        # interrupted run left behind, and renews the schedule while any of it is pending.
+        try:
+            sweeper.invoke({"source": "herald.local", "detail-type": "Start"})
+        except Exception:
+            logger.exception("sweeper failed")

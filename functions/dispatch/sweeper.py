@@ -1,4 +1,6 @@
-"""Scheduled every few minutes: re-enqueue notifications and deliveries that stalled."""
+"""Run by one-time schedules while work is in flight: re-enqueue notifications and deliveries
+that stalled, then renew its own schedule only if anything is still pending (see
+herald.services.sweep_schedule), so an idle Herald lets Aurora pause."""
 
 from __future__ import annotations
 
@@ -7,10 +9,13 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from herald.aws.scheduler import OneTimeScheduler
 from herald.aws.secrets import database_url
 from herald.aws.sqs import MessageQueue
+from herald.aws.sweeps import sweep_schedule
 from herald.db.connection import Database
 from herald.services.delivering import RetryPolicy
+from herald.services.sweep_schedule import run_while_pending
 from herald.services.sweeper import sweep
 from herald.settings import Settings
 
@@ -21,10 +26,20 @@ db = Database(database_url(settings), settings.database_prepare_threshold)
 dispatch_queue = MessageQueue(settings.required("dispatch_queue_url"))
 channel_queues = {"email": MessageQueue(settings.required("email_queue_url"))}
 policy = RetryPolicy(max_attempts=settings.max_attempts, base_seconds=settings.retry_base_seconds)
+schedule = sweep_schedule(
+    settings,
+    OneTimeScheduler(
+        group=settings.schedule_group,
+        role_arn=settings.required("scheduler_role_arn"),
+        target_arn=settings.required("dispatch_queue_arn"),
+    ),
+)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = sweep(db, dispatch_queue, channel_queues, policy=policy)
-    return asdict(result)
+    result, renewed = run_while_pending(
+        db, schedule, lambda: sweep(db, dispatch_queue, channel_queues, policy=policy)
+    )
+    return {**asdict(result), "renewed": renewed}

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
 
     schedule_group: str = "herald"
     scheduler_role_arn: str | None = None
+    # The sweeper runs on one-time schedules while work is in flight, on slots this long
+    # (herald.services.sweep_schedule); the schedules invoke this function.
+    sweeper_arn: str | None = None
+    sweep_interval_seconds: int = 300
 
     # Secrets Manager secret (JSON) with provider credentials:
     # {"sendgrid_api_key": "...", "sendgrid_webhook_public_key": "..."}

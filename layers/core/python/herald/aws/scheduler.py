@@ -17,6 +17,10 @@ class OneTimeScheduler:
         self._target_arn = target_arn
         self._client = client or boto3.client("scheduler")
 
+    def for_target(self, target_arn: str) -> OneTimeScheduler:
+        """The same group, role and client, for schedules that invoke another target."""
+        return OneTimeScheduler(self.group, self._role_arn, target_arn, self._client)
+
     def schedule(self, name: str, at: datetime, payload: str) -> bool:
         """Create a schedule firing once at `at` and deleting itself; False when a schedule
         of that name exists already (names identify the work, so it is the same one).

@@ -18,6 +18,7 @@ from herald.models.common import Channel
 from herald.models.messages import MAX_DELIVERIES_PER_MESSAGE, ChannelMessage, DispatchMessage
 from herald.services import audience, templates
 from herald.services.audience import Recipient
+from herald.services.sweep_schedule import SweepSchedule
 from herald.templating import CompiledTemplate
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ class DispatchPorts:
     channel_queues: Mapping[str, MessageQueue]
     # Wakes the notification up again when a recipient's quiet hours end.
     scheduler: OneTimeScheduler
+    # Arms the sweeper for the end of quiet hours (None: nothing to arm).
+    sweeps: SweepSchedule | None = None
 
 
 def plan_deliveries(
@@ -165,6 +168,8 @@ def dispatch_notification(
         ports.channel_queues[channel].send_many(messages)
     if wake_at is not None:
         _wake_up_at(ports.scheduler, tenant_id, notification_id, wake_at)
+        if ports.sweeps is not None:
+            ports.sweeps.work_started(wake_at)
     if not queued:
         notifications.complete_finished(db.connection(), [notification_id])
     return DispatchOutcome(

@@ -28,6 +28,7 @@ from herald.models.notifications import (
 from herald.services import idempotency, templates
 from herald.services.cursors import decode_cursor, page_rows
 from herald.services.idempotency import StoredResponse
+from herald.services.sweep_schedule import SweepSchedule
 from herald.services.templates import TemplateSend
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ MAX_SCHEDULE_AHEAD = timedelta(days=366)
 class SendPorts:
     dispatch_queue: MessageQueue
     scheduler: OneTimeScheduler
+    # Arms the sweeper for accepted work (None: nothing to arm, e.g. a test of this service).
+    sweeps: SweepSchedule | None = None
 
 
 def _check_channels(
@@ -181,6 +184,8 @@ def accept_notification(
         logger.exception(
             "handing %s to the pipeline failed; the sweeper will retry", notification_id
         )
+    if ports.sweeps is not None:
+        ports.sweeps.work_started(send_at)
     return result
 
 
