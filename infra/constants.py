@@ -51,8 +51,10 @@ class FunctionSpec:
     memory_mb: int
 
 
+# 29 s, under API Gateway's 30: the first request after an idle spell waits for Aurora to
+# resume from auto-pause (herald.db.connection.RESUME_WAIT_SECONDS).
 API_FUNCTION = FunctionSpec(
-    "api", "functions.api.handler.handler", "api", Duration.seconds(10), 512
+    "api", "functions.api.handler.handler", "api", Duration.seconds(29), 512
 )
 WEBHOOKS_FUNCTION = FunctionSpec(
     "webhooks", "functions.webhooks.handler.handler", "webhooks", Duration.seconds(10), 256

@@ -20,7 +20,7 @@ POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERT
 # handler -> (timeout s, memory MB, environment variables beyond Powertools and the database)
 EXPECTED: dict[str, tuple[int, int, set[str]]] = {
     "functions.api.handler.handler": (
-        10,
+        29,
         512,
         {
             "HERALD_DISPATCH_QUEUE_URL",
