@@ -5,13 +5,13 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.api import errors
+from functions.api.openapi_security import BEARER_API_KEY
 from functions.api.routes import (
     api_keys,
     end_user_pages,
@@ -26,7 +26,6 @@ from functions.api.routes import (
 MAX_BODY_BYTES = 1024 * 1024
 
 logger = Logger()
-tracer = Tracer()
 # A response that breaks its own schema is our bug: 500 (ResponseValidationError), never 4xx.
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 app.include_router(notifications.router)
@@ -42,7 +41,7 @@ app.configure_openapi(
     version="1",
     description="Multi-channel notifications: email, SMS, WhatsApp, push, web push, in-app inbox"
     " and webhooks. Authenticate with `Authorization: Bearer <api key>`.",
-    security_schemes={"apiKey": HTTPBearer(description="A Herald API key")},
+    security_schemes=BEARER_API_KEY,
     security=[{"apiKey": []}],
 )
 app.enable_swagger(path="/v1/docs")
@@ -61,7 +60,6 @@ def _body_size(event: dict[str, Any]) -> int:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if _body_size(event) > MAX_BODY_BYTES:
         request_id = event.get("requestContext", {}).get("requestId", "")
