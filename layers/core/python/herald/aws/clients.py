@@ -16,12 +16,19 @@ _lock = threading.Lock()
 _session: Any = None
 
 
-def aws_client(service: str) -> Any:
-    """A new botocore client for `service` (sessions are not safe to share unlocked)."""
+def session() -> Any:
+    """The botocore session of this execution environment (made on first use)."""
     global _session  # noqa: PLW0603 - one session per execution environment
     with _lock:
         if _session is None:
             import botocore.session
 
             _session = botocore.session.get_session()
-        return _session.create_client(service)
+        return _session
+
+
+def aws_client(service: str) -> Any:
+    """A new botocore client for `service` (sessions are not safe to share unlocked)."""
+    shared = session()
+    with _lock:
+        return shared.create_client(service)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from herald.aws.scheduler import OneTimeScheduler
 from herald.aws.sqs import MessageQueue
@@ -19,7 +19,9 @@ from herald.models.messages import MAX_DELIVERIES_PER_MESSAGE, ChannelMessage, D
 from herald.services import audience, templates
 from herald.services.audience import Recipient
 from herald.services.sweep_schedule import SweepSchedule
-from herald.templating import CompiledTemplate
+
+if TYPE_CHECKING:
+    from herald.templating import CompiledTemplate
 
 logger = logging.getLogger(__name__)
 
