@@ -24,6 +24,14 @@ from infra.profile import DeploymentProfile
 ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_13
 
 
+def _session_parameters(profile: DeploymentProfile) -> dict[str, str] | None:
+    """Cluster parameters: without a proxy, idle sessions end so the cluster can pause."""
+    timeout = profile.database_idle_session_timeout
+    if timeout is None:
+        return None
+    return {"idle_session_timeout": str(int(timeout.to_milliseconds()))}
+
+
 class Database(Construct):
     """The one source of truth: a Serverless v2 cluster, behind an RDS Proxy that requires TLS
     when the profile has one; without, the functions connect to the writer with TLS required
@@ -41,6 +49,7 @@ class Database(Construct):
             serverless_v2_min_capacity=profile.database_min_acu,
             serverless_v2_max_capacity=profile.database_max_acu,
             serverless_v2_auto_pause_duration=profile.database_auto_pause_after,
+            parameters=_session_parameters(profile),
             default_database_name=DATABASE_NAME,
             # RDS Proxy listens on the engine's standard port; the cluster uses the same.
             port=DATABASE_PORT,

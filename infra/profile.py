@@ -52,6 +52,9 @@ class DeploymentProfile:
     database_max_acu: float
     # None: never pauses (a minimum above 0 ACU cannot pause anyway).
     database_auto_pause_after: Duration | None
+    # The server closes connections idle this long (PostgreSQL idle_session_timeout): a warm
+    # Lambda environment keeps its connection open, and Aurora pauses only without any.
+    database_idle_session_timeout: Duration | None
     # Per function (FunctionSpec.name): reserved concurrency, which caps its execution
     # environments and so its database connections (one each, herald.db.connection). Functions
     # not named get `default_reserved_concurrency`; None leaves them unreserved.
@@ -78,6 +81,8 @@ SMALL = DeploymentProfile(
     database_min_acu=0,
     database_max_acu=DATABASE_MAX_ACU,
     database_auto_pause_after=DATABASE_AUTO_PAUSE_AFTER,
+    # herald.db.connection checks a connection idle over 30 s before reuse and reopens it.
+    database_idle_session_timeout=Duration.minutes(5),
     # 106 connections at 0.5 ACU, 100 after the headroom: the API takes most, the queue
     # consumers what their event source mappings' maximum concurrency allows.
     reserved_concurrency={
@@ -100,6 +105,7 @@ PRODUCTION = DeploymentProfile(
     database_min_acu=0.5,
     database_max_acu=DATABASE_MAX_ACU,
     database_auto_pause_after=None,
+    database_idle_session_timeout=None,
 )
 
 PROFILES: Mapping[str, DeploymentProfile] = {p.name: p for p in (SMALL, PRODUCTION)}

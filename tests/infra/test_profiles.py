@@ -79,6 +79,19 @@ def test_small_has_no_proxy_and_aurora_pauses_at_zero_capacity(small_resources: 
     assert 0 < scaling["SecondsUntilAutoPause"] <= 3600
 
 
+def test_small_ends_idle_sessions_so_warm_functions_do_not_keep_aurora_awake(
+    small_resources: Resources,
+) -> None:
+    # given
+    (cluster,) = of_type(small_resources, "AWS::RDS::DBCluster").values()
+
+    # when
+    group = small_resources[logical_id(cluster["Properties"]["DBClusterParameterGroupName"])]
+
+    # then: sessions end after 5 idle minutes (the connection reopens on the next use)
+    assert group["Properties"]["Parameters"]["idle_session_timeout"] == "300000"
+
+
 def test_production_has_a_nat_gateway_a_proxy_and_a_minimum_capacity(
     production_resources: Resources,
 ) -> None:
