@@ -18,6 +18,7 @@ from infra.constants import (
     REPO_ROOT,
     STACK_NAME,
 )
+from infra.profile import PROFILE_CONTEXT_KEY, profile_named
 from infra.stack import HeraldStack
 
 
@@ -50,6 +51,8 @@ def build_app(
         description="Herald: self-hosted serverless notification service",
         requirements=runtime_dependencies(),
         email_from=email_from,
+        # `-c profile=small` (default) or `-c profile=production`: see infra/profile.py.
+        profile=profile_named(app.node.try_get_context(PROFILE_CONTEXT_KEY)),
     )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     return app, stack

@@ -2,7 +2,8 @@
 
 Prints: API accept latency, dispatch rate (deliveries inserted and enqueued per second),
 email send rate through the real `sendgrid` client, SMS send rate through the real `twilio`
-client beside the bare client's own time per call, and handler import (cold start) times.
+client beside the bare client's own time per call, what a delivery uses and costs in AWS
+(bench/costs.py), and handler import (cold start) times beside a bare Powertools import.
 moto and the simulator stand in for AWS and SendGrid on loopback, so the rates measure
 Herald's own code and database work, not network latency to real providers.
 """
@@ -26,6 +27,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from bench import costs
 from bench.sms import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, bench_sms, twilio_secret
 from bench.templates import bench_template_renders
 
@@ -39,6 +41,21 @@ HANDLERS = (
     "workers.sms_worker",
     "webhooks.handler",
 )
+IMPORT_RUNS = 9
+# The API handler's import before issue 16 (commit 643fa80), median of 11 fresh interpreters
+# interleaved with a bare `import aws_lambda_powertools`, in this benchmark's environment on
+# the 2-core development machine while it was quiet: the ratio to the floor is what compares
+# across runs (a loaded machine slows small imports more, so compare quiet runs).
+BASELINE_API_IMPORT_MS, BASELINE_FLOOR_MS = 719.0, 28.0
+COST_DELIVERIES = 200
+# Function name (as in infra/constants.py) and memory, by handler module.
+FUNCTIONS = {
+    "api.handler": ("api", 512),
+    "dispatch.handler": ("dispatch", 512),
+    "workers.email_worker": ("email-worker", 512),
+    "workers.sms_worker": ("sms-worker", 512),
+    "webhooks.handler": ("webhooks", 256),
+}
 
 
 @dataclass
@@ -49,11 +66,23 @@ class Bench:
     simulator: Any
     sqs: Any
     signing_key: Any
+    meter: costs.Meter
+
+    def handler(self, module: str) -> Any:
+        """The module's handler, metered as its function (counts only while recording)."""
+        return self.meter.wrap(FUNCTIONS[module][0], self.handlers[module].handler)
 
     def call_api(self, body: dict[str, Any]) -> dict[str, Any]:
         from local.lambda_context import LambdaContext
 
-        event = {
+        event = self.api_event(body)
+        response: dict[str, Any] = self.handler("api.handler")(event, LambdaContext("api"))
+        assert response["statusCode"] == 202, response
+        return response
+
+    def api_event(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /v1/notifications as API Gateway (payload 2.0) hands it to the function."""
+        return {
             "version": "2.0",
             "routeKey": "$default",
             "rawPath": "/v1/notifications",
@@ -70,15 +99,12 @@ class Bench:
                 "stage": "$default",
             },
         }
-        response: dict[str, Any] = self.handlers["api.handler"].handler(event, LambdaContext("api"))
-        assert response["statusCode"] == 202, response
-        return response
 
     def drain(self, queue: Any, module: str) -> int:
         from local.lambda_context import LocalFunction
         from local.pollers import QueuePoller
 
-        function = LocalFunction(module, self.handlers[module].handler, 60)
+        function = LocalFunction(module, self.handler(module), 60)
         poller = QueuePoller(self.sqs, queue.url, queue.arn, function, wait_seconds=0)
         total = 0
         while received := poller.poll_once():
@@ -94,7 +120,7 @@ def email(recipients: int) -> dict[str, Any]:
 
 
 def start() -> Bench:
-    import boto3
+    from herald.aws.clients import session
     from herald.db.connection import Database
     from herald.db.migrate import migrate
     from herald.services.tenants import create_tenant
@@ -106,6 +132,9 @@ def start() -> Bench:
     from local.simulator import ProviderSimulator
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # Every AWS call the handlers and the pollers (clients of the same session) make.
+    meter = costs.Meter()
+    meter.attach(session())
     _, database_url = start_embedded(Path(tempfile.mkdtemp(prefix="hbench")))
     migrate(database_url)
     port = free_port()
@@ -151,8 +180,9 @@ def start() -> Bench:
         key.key,
         resources,
         simulator,
-        boto3.client("sqs", region_name=REGION),
+        session().create_client("sqs", region_name=REGION),
         signing_key,
+        meter,
     )
 
 
@@ -210,6 +240,16 @@ def fan_out(bench: Bench) -> None:
 
 def callback(bench: Bench) -> None:
     """One SendGrid Event Webhook post carrying a `delivered` event for every email sent."""
+    applied, elapsed = post_delivered(bench)
+    print(
+        f"SendGrid callback with {applied} delivered events (verify, apply, publish): "
+        f"{elapsed * 1000:.0f} ms, {applied / elapsed:,.0f} events/s"
+    )
+
+
+def post_delivered(bench: Bench, since: float = 0.0) -> tuple[int, float]:
+    """Post `delivered` for the emails sent since `since` (epoch seconds, at most FANOUT) in one
+    Event Webhook request; returns the events applied and the handler's time."""
     from herald.db.connection import Database
 
     from local.lambda_context import LambdaContext
@@ -218,8 +258,9 @@ def callback(bench: Bench) -> None:
         Database(os.environ["DATABASE_URL"])
         .connection()
         .execute(
-            "SELECT id, tenant_id, address FROM deliveries WHERE status = 'sent' LIMIT %s",
-            (FANOUT,),
+            "SELECT id, tenant_id, address FROM deliveries"
+            " WHERE status = 'sent' AND created_at >= to_timestamp(%s) LIMIT %s",
+            (since, FANOUT),
         )
         .fetchall()
     )
@@ -257,32 +298,98 @@ def callback(bench: Bench) -> None:
         },
     }
     started = time.perf_counter()
-    response = bench.handlers["webhooks.handler"].handler(event, LambdaContext("webhooks"))
+    response = bench.handler("webhooks.handler")(event, LambdaContext("webhooks"))
     elapsed = time.perf_counter() - started
     assert response["statusCode"] == 200 and json.loads(response["body"])["applied"] == len(rows)
-    print(
-        f"SendGrid callback with {len(rows)} delivered events (verify, apply, publish): "
-        f"{elapsed * 1000:.0f} ms, {len(rows) / elapsed:,.0f} events/s"
+    return len(rows), elapsed
+
+
+def delivery_costs(bench: Bench) -> None:
+    """Meter single-recipient notifications through the whole pipeline, provider latency
+    included, and price what they used (bench/costs.py)."""
+    bench.simulator.set_latency(PROVIDER_LATENCY_MS)
+    since = time.time() - 1
+    bench.meter.start()
+    for i in range(COST_DELIVERIES):
+        bench.call_api(email(1))
+        if i % 50 == 49:  # keep moto's queue shallow
+            bench.drain(bench.resources.dispatch, "dispatch.handler")
+    bench.drain(bench.resources.dispatch, "dispatch.handler")
+    bench.drain(bench.resources.email, "workers.email_worker")
+    events, _ = post_delivered(bench, since)
+    bench.meter.stop()
+    bench.simulator.set_latency(0)
+    assert events == COST_DELIVERIES, events
+    use = costs.per_delivery(
+        bench.meter,
+        COST_DELIVERIES,
+        {name: memory for name, memory in FUNCTIONS.values()},
+        webhook_events=events,
     )
+    costs.report(use)
 
 
-def import_times() -> None:
-    print("\nHandler import time (cold start, fresh interpreter, median of 3):")
+_IMPORT = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+# A cold environment's first accepted send: the import, then POST /v1/notifications against the
+# benchmark's database and moto (what was deferred from the import is paid here).
+_FIRST_SEND = """
+import time
+t = time.perf_counter()
+import functions.api.handler as api
+imported = time.perf_counter() - t
+import json, os
+from local.lambda_context import LambdaContext
+event = json.loads(os.environ["BENCH_FIRST_SEND_EVENT"])
+t = time.perf_counter()
+response = api.handler(event, LambdaContext("api"))
+sent = time.perf_counter() - t
+assert response["statusCode"] == 202, response
+print(imported, sent)
+"""
+
+
+def _run_timed(code: str, environment: dict[str, str] | None = None) -> list[float]:
+    output = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(environment or {})},
+    ).stdout
+    return [float(value) * 1000 for value in output.split()]
+
+
+def import_times(bench: Bench) -> None:
+    print(
+        f"\nHandler import time (the code's share of a cold start; fresh interpreters, "
+        f"median of {IMPORT_RUNS}, interleaved with the floor):"
+    )
+    floor_runs: list[float] = []
+    runs: dict[str, list[float]] = {name: [] for name in HANDLERS}
+    first_sends: list[list[float]] = []
+    event = json.dumps(bench.api_event(email(1)))
+    for _ in range(IMPORT_RUNS):
+        floor_runs.extend(_run_timed(_IMPORT.format(module="aws_lambda_powertools")))
+        for name in HANDLERS:
+            runs[name].extend(_run_timed(_IMPORT.format(module=f"functions.{name}")))
+        first_sends.append(_run_timed(_FIRST_SEND, {"BENCH_FIRST_SEND_EVENT": event}))
+    floor = statistics.median(floor_runs)
+    print(f"  floor: import aws_lambda_powertools      {floor:6.0f} ms")
     for name in HANDLERS:
-        code = (
-            "import time; t = time.perf_counter(); "
-            f"import functions.{name}; print(time.perf_counter() - t)"
-        )
-        runs = [
-            float(
-                subprocess.run(
-                    [sys.executable, "-c", code], capture_output=True, text=True, check=True
-                ).stdout
-            )
-            * 1000
-            for _ in range(3)
-        ]
-        print(f"  functions.{name:28} {statistics.median(runs):6.0f} ms")
+        median = statistics.median(runs[name])
+        print(f"  functions.{name:28} {median:6.0f} ms  {median / floor:5.1f}x the floor")
+    api = statistics.median(runs["api.handler"]) / floor
+    before = BASELINE_API_IMPORT_MS / BASELINE_FLOOR_MS
+    print(
+        f"  API import: {api:.1f}x the floor; before issue 16 {before:.1f}x "
+        f"({BASELINE_API_IMPORT_MS:.0f} ms / {BASELINE_FLOOR_MS:.0f} ms): {api / before:.2f} of it"
+    )
+    imported = statistics.median(run[0] for run in first_sends)
+    sent = statistics.median(run[1] for run in first_sends)
+    print(
+        f"  A cold API's first POST /v1/notifications: import {imported:.0f} ms, then the "
+        f"request {sent:.0f} ms (clients made and the database connected on first use)"
+    )
 
 
 def main() -> None:
@@ -295,10 +402,11 @@ def main() -> None:
     fan_out(bench)
     callback(bench)
     bench_sms(bench)
+    delivery_costs(bench)
     bench.simulator.stop()
     print()
     bench_template_renders()
-    import_times()
+    import_times(bench)
 
 
 if __name__ == "__main__":

@@ -51,8 +51,10 @@ class FunctionSpec:
     memory_mb: int
 
 
+# 29 s, under API Gateway's 30: the first request after an idle spell waits for Aurora to
+# resume from auto-pause (herald.db.connection.RESUME_WAIT_SECONDS).
 API_FUNCTION = FunctionSpec(
-    "api", "functions.api.handler.handler", "api", Duration.seconds(10), 512
+    "api", "functions.api.handler.handler", "api", Duration.seconds(29), 512
 )
 WEBHOOKS_FUNCTION = FunctionSpec(
     "webhooks", "functions.webhooks.handler.handler", "webhooks", Duration.seconds(10), 256
@@ -98,21 +100,18 @@ EMAIL_MAX_CONCURRENCY = 10
 TEXT_MAX_CONCURRENCY = 5
 # Waiting a little to fill a batch means fewer invocations for the same number of emails.
 EMAIL_MAX_BATCHING_WINDOW = Duration.seconds(2)
-SWEEP_INTERVAL = Duration.minutes(5)
 
 # Database: Aurora PostgreSQL Serverless v2. 16.3+ supports a minimum of 0 ACU (auto-pause).
 DATABASE_NAME = "herald"
 DATABASE_PORT = 5432
 DATABASE_ADMIN_USER = "herald_admin"
-DATABASE_MIN_ACU = 0
 DATABASE_MAX_ACU = 4
 DATABASE_AUTO_PAUSE_AFTER = Duration.minutes(10)
 DATABASE_SECRET_ROTATION = Duration.days(30)
 DATABASE_BACKUP_RETENTION = Duration.days(7)
 
-# Networking: two AZs (Aurora needs two), one NAT gateway (the email worker calls SendGrid).
+# Networking: two AZs (Aurora needs two); the NAT (gateway or instance) is the profile's.
 MAX_AZS = 2
-NAT_GATEWAYS = 1
 
 # API Gateway stage throttling: a ceiling on what a leaked key or a runaway client can cost.
 API_THROTTLE_RATE = 100

@@ -15,6 +15,7 @@ from constructs import Construct
 from infra.bundling import core_layer_code, dependencies_layer_code, function_code
 from infra.constants import LOG_RETENTION, NAME_PREFIX, POWERTOOLS_ENVIRONMENT, FunctionSpec
 from infra.network import FUNCTION_SUBNETS
+from infra.profile import DeploymentProfile
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -71,10 +72,12 @@ class Binding:
 
 @dataclass(frozen=True)
 class FunctionPlatform:
-    """What every Herald function runs on: the VPC and the shared layers."""
+    """What every Herald function runs on: the VPC, the shared layers and the profile (which
+    sets each function's reserved concurrency)."""
 
     vpc: ec2.IVpc
     layers: SharedLayers
+    profile: DeploymentProfile
 
 
 class HeraldFunction(Construct):
@@ -130,6 +133,8 @@ class HeraldFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             environment=_merged_environment(uses),
+            # Without RDS Proxy, a cap on execution environments is a cap on connections.
+            reserved_concurrent_executions=platform.profile.reserved_concurrency_of(spec.name),
         )
         for binding in uses:
             if binding.grant is not None:

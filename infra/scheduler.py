@@ -2,12 +2,13 @@
 
 The schedules themselves are created at run time (`at(...)`, deleted after completion), which
 CloudFormation cannot express: by the API for a send_at, by dispatch for the end of a
-recipient's quiet hours. CDK only prepares where and as whom.
+recipient's quiet hours, and the sweeper's next run while work is in flight
+(herald.services.sweep_schedule). CDK only prepares where and as whom.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
@@ -21,9 +22,17 @@ _SCHEDULER = "scheduler.amazonaws.com"
 
 
 class SendScheduler(Construct):
-    """A schedule group and a role that may only send to the dispatch queue."""
+    """A schedule group and a role that may only send to the dispatch queue and invoke the
+    sweeper (named, not referenced: the sweeper itself arms its next run)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, target_queue: sqs.IQueue) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        target_queue: sqs.IQueue,
+        sweeper_function_name: str,
+    ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.group = scheduler.ScheduleGroup(
@@ -44,6 +53,15 @@ class SendScheduler(Construct):
             description="Assumed by EventBridge Scheduler to send scheduled notifications",
         )
         target_queue.grant(self.role, "sqs:SendMessage")
+        self.sweeper_arn = stack.format_arn(
+            service="lambda",
+            resource="function",
+            resource_name=sweeper_function_name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.sweeper_arn])
+        )
         self._schedules_arn = stack.format_arn(
             service="scheduler", resource="schedule", resource_name=f"{SCHEDULE_GROUP_NAME}/*"
         )
@@ -57,6 +75,10 @@ class SendScheduler(Construct):
             },
             grant=self._grant_schedule_writes,
         )
+
+    def sweep_arming(self) -> Binding:
+        """Where a sweep schedule points; used with `schedule_writer()`."""
+        return Binding(environment={"HERALD_SWEEPER_ARN": self.sweeper_arn})
 
     def _grant_schedule_writes(self, function: lambda_.Function) -> None:
         function.add_to_role_policy(

@@ -19,9 +19,9 @@ from infra.constants import (
     EMAIL_QUEUE_NAME,
     EMAIL_WORKER_FUNCTION,
     MIGRATIONS_FUNCTION,
+    NAME_PREFIX,
     SMS_QUEUE_NAME,
     SMS_WORKER_FUNCTION,
-    SWEEP_INTERVAL,
     SWEEPER_FUNCTION,
     TEXT_MAX_CONCURRENCY,
     WEBHOOKS_FUNCTION,
@@ -34,10 +34,11 @@ from infra.functions import Binding, FunctionPlatform, HeraldFunction, SharedLay
 from infra.migrations import MigrationsOnDeploy
 from infra.monitoring import DeadLetterAlarms
 from infra.network import Network
+from infra.profile import DeploymentProfile
 from infra.queues import RedrivenQueue
 from infra.scheduler import SendScheduler
 from infra.secrets import LinkSigningSecret, ProviderSecret
-from infra.workers import consume, run_every
+from infra.workers import consume
 
 
 class HeraldStack(Stack):
@@ -50,18 +51,22 @@ class HeraldStack(Stack):
         *,
         requirements: Sequence[str],
         email_from: str,
+        profile: DeploymentProfile,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.profile = profile
 
         # Shared ground: network, database, credentials, status events.
-        network = Network(self, "Network")
-        database = Database(self, "Database", vpc=network.vpc)
+        network = Network(self, "Network", profile=profile)
+        database = Database(self, "Database", vpc=network.vpc, profile=profile)
         providers = ProviderSecret(self, "ProviderSecret")
         link_signing = LinkSigningSecret(self, "LinkSigningSecret")
         events = EventsTopic(self, "Events")
         platform = FunctionPlatform(
-            vpc=network.vpc, layers=SharedLayers(self, "Layers", requirements=requirements)
+            vpc=network.vpc,
+            layers=SharedLayers(self, "Layers", requirements=requirements),
+            profile=profile,
         )
 
         # Queues, each with its dead-letter queue, sized for its consumer.
@@ -93,7 +98,12 @@ class HeraldStack(Stack):
             consumer_timeout=WHATSAPP_WORKER_FUNCTION.timeout,
             environment_prefix="HERALD_WHATSAPP_QUEUE",
         )
-        scheduler = SendScheduler(self, "Scheduler", target_queue=dispatch_queue.queue)
+        scheduler = SendScheduler(
+            self,
+            "Scheduler",
+            target_queue=dispatch_queue.queue,
+            sweeper_function_name=f"{NAME_PREFIX}-{SWEEPER_FUNCTION.name}",
+        )
 
         # client --HTTPS--> HTTP API --> functions/api: writes, sends now or schedules.
         api = HttpApi(self, "Api")
@@ -106,6 +116,7 @@ class HeraldStack(Stack):
                 database.client(),
                 dispatch_queue.sender(),
                 scheduler.schedule_writer(),
+                scheduler.sweep_arming(),  # arms the sweeper when it accepts work
                 api.public_url(),
                 link_signing.reader(),  # opens unsubscribe and preference links
             ],
@@ -127,26 +138,30 @@ class HeraldStack(Stack):
                 events.publisher(),
                 dispatch_queue.sender(),
                 scheduler.schedule_writer(),
+                scheduler.sweep_arming(),
             ],
         )
         consume(
             dispatch_function.function, dispatch_queue, max_concurrency=DISPATCH_MAX_CONCURRENCY
         )
-        sweeper_function = HeraldFunction(
+        HeraldFunction(
             self,
             "SweeperFunction",
             spec=SWEEPER_FUNCTION,
             platform=platform,
             # Stalled notifications go back to dispatch, stalled deliveries to their channel.
+            # No fixed rate: one-time schedules run it while work is in flight, and it renews
+            # its own (herald.services.sweep_schedule), so an idle Herald lets Aurora pause.
             uses=[
                 database.client(),
                 dispatch_queue.sender(),
                 email_queue.sender(),
                 sms_queue.sender(),
                 whatsapp_queue.sender(),
+                scheduler.schedule_writer(),
+                scheduler.sweep_arming(),
             ],
         )
-        run_every(self, "SweepSchedule", sweeper_function.function, SWEEP_INTERVAL)
 
         # email queue --> functions/workers/email_worker --> SendGrid.
         email_worker = HeraldFunction(
@@ -234,5 +249,5 @@ class HeraldStack(Stack):
         CfnOutput(self, "ProviderSecretName", value=providers.secret.secret_name)
         CfnOutput(self, "LinksSecretName", value=link_signing.secret.secret_name)
         CfnOutput(self, "DatabaseSecretArn", value=database.secret.secret_arn)
-        CfnOutput(self, "DatabaseProxyEndpoint", value=database.proxy.endpoint)
+        CfnOutput(self, "DatabaseEndpoint", value=database.endpoint)
         CfnOutput(self, "ScheduleGroupName", value=scheduler.group.schedule_group_name)

@@ -1,13 +1,10 @@
-"""How queue consumers and the periodic sweeper are invoked."""
+"""How queue consumers are invoked (the sweeper runs on one-time schedules: infra/scheduler.py)."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
-from constructs import Construct
 
 from infra.constants import SQS_BATCH_SIZE
 from infra.queues import RedrivenQueue
@@ -33,16 +30,4 @@ def consume(
             max_concurrency=max_concurrency,
             max_batching_window=max_batching_window,
         )
-    )
-
-
-def run_every(
-    scope: Construct, construct_id: str, function: lambda_.IFunction, interval: Duration
-) -> events.Rule:
-    """Invoke `function` on a fixed rate (the stuck-notification sweeper)."""
-    return events.Rule(
-        scope,
-        construct_id,
-        schedule=events.Schedule.rate(interval),
-        targets=[targets.LambdaFunction(function)],
     )

@@ -15,6 +15,8 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 SCHEDULE_GROUP = "herald"
 SCHEDULER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/herald-scheduler"
+# The function sweep schedules invoke (the local runtime's scheduler emulator calls it).
+SWEEPER_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:herald-sweeper"
 MAX_RECEIVE_COUNT = 5
 
 
@@ -45,6 +47,7 @@ class Resources:
             "HERALD_EVENTS_TOPIC_ARN": self.events_topic_arn,
             "HERALD_SCHEDULE_GROUP": SCHEDULE_GROUP,
             "HERALD_SCHEDULER_ROLE_ARN": SCHEDULER_ROLE_ARN,
+            "HERALD_SWEEPER_ARN": SWEEPER_ARN,
             "HERALD_PROVIDER_SECRET_ID": self.provider_secret_id,
             "HERALD_LINKS_SECRET_ID": self.links_secret_id,
             "HERALD_SMS_QUEUE_URL": self.sms.url,

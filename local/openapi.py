@@ -18,6 +18,7 @@ def document() -> dict[str, object]:
         "HERALD_DISPATCH_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/unused",
         "HERALD_DISPATCH_QUEUE_ARN": "arn:aws:sqs:us-east-1:123456789012:unused",
         "HERALD_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/unused",
+        "HERALD_SWEEPER_ARN": "arn:aws:lambda:us-east-1:123456789012:function:unused",
         "HERALD_LINKS_SECRET_ID": "arn:aws:secretsmanager:us-east-1:123456789012:secret:unused",
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():

@@ -24,6 +24,7 @@ from local.aws_resources import (
     REGION,
     SCHEDULE_GROUP,
     SCHEDULER_ROLE_ARN,
+    SWEEPER_ARN,
     Resources,
     free_port,
     new_links_secret,
@@ -143,14 +144,19 @@ class Runtime:
         poller_group = PollerGroup(pollers)
         poller_group.start()
         self._stoppables.append(poller_group)
-        scheduler = SchedulerEmulator(boto3.client("scheduler", region_name=REGION), sqs, "herald")
+        sweeper = handlers["functions.dispatch.sweeper"]
+        sweep_fn = LocalFunction("sweeper", sweeper.handler, 60)
+        scheduler = SchedulerEmulator(
+            boto3.client("scheduler", region_name=REGION),
+            sqs,
+            "herald",
+            functions={SWEEPER_ARN: sweep_fn.invoke},
+        )
         scheduler.start()
         self._stoppables.append(scheduler)
-        sweeper = handlers["functions.dispatch.sweeper"]
         self._recover_in_flight(sweeper)
-        sweep_fn = LocalFunction("sweeper", sweeper.handler, 60)
-        interval = sweeper.settings.sweeper_interval_seconds
-        threading.Thread(target=self._sweep_forever, args=(sweep_fn, interval), daemon=True).start()
+        # As in AWS, sweeps then run on the one-time schedules work in flight arms.
+        threading.Thread(target=self._sweep_once, args=(sweep_fn,), daemon=True).start()
 
         self.gateway = Gateway(
             self.config.host,
@@ -357,12 +363,10 @@ class Runtime:
         )
         return DevResponse(200, {"herald_status": status, "twiml": twiml})
 
-    def _sweep_forever(self, sweeper: LocalFunction, interval: float) -> None:
-        # EventBridge runs the sweeper every few minutes in AWS; locally it runs at start
-        # too, so a restart picks up what an interrupted run left behind.
-        while not self._stop.is_set():
-            try:
-                sweeper.invoke({"source": "herald.local", "detail-type": "Scheduled Event"})
-            except Exception:
-                logger.exception("sweeper failed")
-            self._stop.wait(interval)
+    def _sweep_once(self, sweeper: LocalFunction) -> None:
+        # moto forgets the sweep schedules when it stops: one sweep at start picks up what an
+        # interrupted run left behind, and renews the schedule while any of it is pending.
+        try:
+            sweeper.invoke({"source": "herald.local", "detail-type": "Start"})
+        except Exception:
+            logger.exception("sweeper failed")

@@ -1,7 +1,9 @@
 """EventBridge Scheduler's firing, which moto leaves out: it stores schedules, never runs them.
 
-Only one-time `at()` schedules with SQS targets are fired, which is what Herald creates; a
-`rate()` or `cron()` schedule, or another target type, is reported once and left alone.
+Only one-time `at()` schedules are fired, which is what Herald creates, into SQS queues or the
+local functions given by ARN (the sweeper: Lambda targets are invoked asynchronously in AWS,
+here in the emulator's thread); a `rate()` or `cron()` schedule, or another target, is
+reported once and left alone.
 Gaps in moto 5.2.5 handled here: `ActionAfterCompletion` comes back null when it was not given
 (AWS says "NONE"); `update_schedule` without `State` leaves it null (AWS: "ENABLED"), so the
 state is read from `get_schedule` with null taken as enabled, not filtered on when listing; and
@@ -11,9 +13,11 @@ and last modification) instead.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
@@ -47,8 +51,10 @@ class SchedulerEmulator:
         sqs: SQSClient,
         group_name: str,
         poll_interval: float = 0.25,
+        functions: Mapping[str, Callable[[dict[str, Any]], Any]] | None = None,
     ) -> None:
         self._scheduler = scheduler
+        self._functions = dict(functions or {})
         self._sqs = sqs
         self._group_name = group_name
         self._poll_interval = poll_interval
@@ -110,12 +116,12 @@ class SchedulerEmulator:
                 if error.response["Error"]["Code"] == "ResourceNotFoundException":
                     return None  # deleted since it was listed
                 raise
-            parsed = _one_time_schedule(schedule)
+            parsed = _one_time_schedule(schedule, self._functions)
             if parsed is None:
                 # Logged once per version: the emulator checks several times a second.
                 logger.warning(
                     "schedule %s (%s -> %s) is not fired locally: only at() schedules "
-                    "targeting SQS are",
+                    "targeting SQS or a local function are",
                     key[0],
                     schedule["ScheduleExpression"],
                     schedule["Target"]["Arn"],
@@ -129,6 +135,15 @@ class SchedulerEmulator:
         if "Input" not in target:
             logger.error("schedule %s has no Input: nothing to deliver", name)
             return True
+        function = self._functions.get(target["Arn"])
+        if function is not None:
+            # An asynchronous invocation: accepted, whatever the function then does.
+            try:
+                function(json.loads(target["Input"]))
+            except Exception:
+                logger.exception("%s, invoked by schedule %s, failed", target["Arn"], name)
+            self._delete_after(name, schedule)
+            return True
         params: dict[str, Any] = {"MessageBody": target["Input"]}
         group_id = target.get("SqsParameters", {}).get("MessageGroupId")
         if group_id:
@@ -139,12 +154,15 @@ class SchedulerEmulator:
             logger.exception("schedule %s could not be delivered; will retry", name)
             return False
         logger.debug("fired schedule %s into %s", name, target["Arn"])
+        self._delete_after(name, schedule)
+        return True
+
+    def _delete_after(self, name: str, schedule: _OneTimeSchedule) -> None:
         if schedule.delete_after:
             try:
                 self._scheduler.delete_schedule(GroupName=self._group_name, Name=name)
             except ClientError:
                 logger.exception("fired schedule %s could not be deleted", name)
-        return True
 
     def _queue_url(self, queue_arn: str) -> str:
         name = queue_arn.rsplit(":", 1)[-1]
@@ -153,11 +171,13 @@ class SchedulerEmulator:
         return self._queue_urls[name]
 
 
-def _one_time_schedule(schedule: dict[str, Any]) -> _OneTimeSchedule | None:
+def _one_time_schedule(
+    schedule: dict[str, Any], functions: Mapping[str, object]
+) -> _OneTimeSchedule | None:
     """The parsed schedule, or None for what the emulator doesn't fire."""
     match = AT_EXPRESSION.match(schedule["ScheduleExpression"])
     target = schedule["Target"]
-    if match is None or ":sqs:" not in target["Arn"]:
+    if match is None or not (":sqs:" in target["Arn"] or target["Arn"] in functions):
         return None
     zone = ZoneInfo(schedule.get("ScheduleExpressionTimezone") or "UTC")
     due_at = datetime.fromisoformat(match.group(1)).replace(tzinfo=zone)

@@ -17,15 +17,18 @@ The error schema is `Error` (API.md's shape), defined once and referenced everyw
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.api_gateway import Route
-from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.api.guards import JSON_MEDIA_TYPES, RouteShape
+
+if TYPE_CHECKING:
+    # ~150 ms of pydantic model building: imported only when a document is generated.
+    from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 
 JSON = "application/json"
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -113,6 +116,8 @@ class HeraldResolver(APIGatewayHttpResolver):
                 _complete_responses(operation, secured)
         for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
             schemas.pop(unused, None)
+        from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
+
         return OpenAPI.model_validate(document)
 
     def _routes(self) -> list[Route]:

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.request import Request
 from herald.aws.scheduler import OneTimeScheduler
 from herald.aws.secrets import database_url, link_signing_key
 from herald.aws.sqs import MessageQueue
+from herald.aws.sweeps import sweep_schedule
 from herald.db.connection import Database
 from herald.services.auth import Principal, authenticate
 from herald.services.idempotency import StoredResponse
@@ -20,13 +21,15 @@ from pydantic import BaseModel
 
 settings = Settings()
 db = Database(database_url(settings), settings.database_prepare_threshold)
+scheduler = OneTimeScheduler(
+    group=settings.schedule_group,
+    role_arn=settings.required("scheduler_role_arn"),
+    target_arn=settings.required("dispatch_queue_arn"),
+)
 send_ports = SendPorts(
     dispatch_queue=MessageQueue(settings.required("dispatch_queue_url")),
-    scheduler=OneTimeScheduler(
-        group=settings.schedule_group,
-        role_arn=settings.required("scheduler_role_arn"),
-        target_arn=settings.required("dispatch_queue_arn"),
-    ),
+    scheduler=scheduler,
+    sweeps=sweep_schedule(settings, scheduler),
 )
 links_secret_id = settings.required("links_secret_id")
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.errors import HeraldError
 
 from functions.api import errors, guards
 from functions.api.contract import HeraldResolver
+from functions.api.openapi_security import BEARER_API_KEY
 from functions.api.routes import (
     api_keys,
     end_user_pages,
@@ -24,7 +24,6 @@ from functions.api.routes import (
 )
 
 logger = Logger()
-tracer = Tracer()
 # A response that breaks its own schema is our bug: 500 (ResponseValidationError), never 4xx.
 app = HeraldResolver(enable_validation=True, response_validation_error_http_code=500)
 app.include_router(notifications.router)
@@ -40,7 +39,7 @@ app.configure_openapi(
     version="1",
     description="Multi-channel notifications: email, SMS, WhatsApp, push, web push, in-app inbox"
     " and webhooks. Authenticate with `Authorization: Bearer <api key>`.",
-    security_schemes={"apiKey": HTTPBearer(description="A Herald API key")},
+    security_schemes=BEARER_API_KEY,
     security=[{"apiKey": []}],
 )
 app.enable_swagger(path="/v1/docs")
@@ -57,7 +56,6 @@ route_shapes = app.route_shapes()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         guards.check_request(event, route_shapes)

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.aws.scheduler import OneTimeScheduler
 from herald.aws.secrets import database_url
 from herald.aws.sqs import MessageQueue
+from herald.aws.sweeps import sweep_schedule
 from herald.db.connection import Database
 from herald.models.messages import DispatchMessage
 from herald.services.dispatch import DispatchPorts, dispatch_notification
@@ -25,17 +26,19 @@ logger = Logger()
 tracer = Tracer()
 settings = Settings()
 db = Database(database_url(settings), settings.database_prepare_threshold)
+scheduler = OneTimeScheduler(
+    group=settings.schedule_group,
+    role_arn=settings.required("scheduler_role_arn"),
+    target_arn=settings.required("dispatch_queue_arn"),
+)
 ports = DispatchPorts(
     channel_queues={
         "email": MessageQueue(settings.required("email_queue_url")),
         "sms": MessageQueue(settings.required("sms_queue_url")),
         "whatsapp": MessageQueue(settings.required("whatsapp_queue_url")),
     },
-    scheduler=OneTimeScheduler(
-        group=settings.schedule_group,
-        role_arn=settings.required("scheduler_role_arn"),
-        target_arn=settings.required("dispatch_queue_arn"),
-    ),
+    scheduler=scheduler,
+    sweeps=sweep_schedule(settings, scheduler),
 )
 processor = BatchProcessor(event_type=EventType.SQS)
 

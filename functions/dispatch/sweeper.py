@@ -1,4 +1,6 @@
-"""Scheduled every few minutes: re-enqueue notifications and deliveries that stalled."""
+"""Run by one-time schedules while work is in flight: re-enqueue notifications and deliveries
+that stalled, then renew its own schedule only if anything is still pending (see
+herald.services.sweep_schedule), so an idle Herald lets Aurora pause."""
 
 from __future__ import annotations
 
@@ -8,10 +10,13 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from herald.aws.scheduler import OneTimeScheduler
 from herald.aws.secrets import database_url
 from herald.aws.sqs import MessageQueue
+from herald.aws.sweeps import sweep_schedule
 from herald.db.connection import Database
 from herald.services.delivering import RetryPolicy
+from herald.services.sweep_schedule import run_while_pending
 from herald.services.sweeper import sweep
 from herald.settings import Settings
 
@@ -26,17 +31,29 @@ channel_queues = {
     "whatsapp": MessageQueue(settings.required("whatsapp_queue_url")),
 }
 policy = RetryPolicy(max_attempts=settings.max_attempts, base_seconds=settings.retry_base_seconds)
+schedule = sweep_schedule(
+    settings,
+    OneTimeScheduler(
+        group=settings.schedule_group,
+        role_arn=settings.required("scheduler_role_arn"),
+        target_arn=settings.required("dispatch_queue_arn"),
+    ),
+)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = sweep(
+    result, renewed = run_while_pending(
         db,
-        dispatch_queue,
-        channel_queues,
-        grace=timedelta(seconds=settings.sweeper_notification_grace_seconds),
-        delivery_grace=timedelta(seconds=settings.sweeper_delivery_grace_seconds),
-        policy=policy,
+        schedule,
+        lambda: sweep(
+            db,
+            dispatch_queue,
+            channel_queues,
+            grace=timedelta(seconds=settings.sweeper_notification_grace_seconds),
+            delivery_grace=timedelta(seconds=settings.sweeper_delivery_grace_seconds),
+            policy=policy,
+        ),
     )
-    return asdict(result)
+    return {**asdict(result), "renewed": renewed}

@@ -1,4 +1,4 @@
-"""Aurora PostgreSQL Serverless v2 behind RDS Proxy; migrations on deploy."""
+"""Aurora PostgreSQL Serverless v2 (behind RDS Proxy in production); migrations on deploy."""
 
 from __future__ import annotations
 
@@ -31,8 +31,11 @@ def test_cluster_is_encrypted_aurora_postgresql_16_serverless_v2(resources: Reso
     }
 
 
-def test_functions_reach_the_database_through_a_proxy_requiring_tls(resources: Resources) -> None:
+def test_functions_reach_the_database_through_a_proxy_requiring_tls_in_production(
+    production_resources: Resources,
+) -> None:
     # given
+    resources = production_resources
     (proxy_id, proxy), *others = of_type(resources, "AWS::RDS::DBProxy").items()
 
     # when
@@ -57,7 +60,7 @@ def test_functions_reach_the_database_through_a_proxy_requiring_tls(resources: R
     assert opened_to == function_groups, f"{proxy_id} admits exactly the functions"
 
 
-def test_migrations_run_on_deploy_after_the_cluster_and_proxy(resources: Resources) -> None:
+def test_migrations_run_on_deploy_after_the_cluster_and_any_proxy(resources: Resources) -> None:
     # given
     (trigger,) = of_type(resources, "Custom::Trigger").values()
     migrations = herald_functions(resources)["functions.migrations.handler.handler"]

@@ -20,13 +20,14 @@ POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERT
 # handler -> (timeout s, memory MB, environment variables beyond Powertools and the database)
 EXPECTED: dict[str, tuple[int, int, set[str]]] = {
     "functions.api.handler.handler": (
-        10,
+        29,
         512,
         {
             "HERALD_DISPATCH_QUEUE_URL",
             "HERALD_DISPATCH_QUEUE_ARN",
             "HERALD_SCHEDULE_GROUP",
             "HERALD_SCHEDULER_ROLE_ARN",
+            "HERALD_SWEEPER_ARN",  # accepting work arms the sweeper
             "HERALD_PUBLIC_BASE_URL",
             "HERALD_LINKS_SECRET_ID",
         },
@@ -52,6 +53,7 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_DISPATCH_QUEUE_ARN",
             "HERALD_SCHEDULE_GROUP",
             "HERALD_SCHEDULER_ROLE_ARN",
+            "HERALD_SWEEPER_ARN",
         },
     ),
     "functions.dispatch.sweeper.handler": (
@@ -66,6 +68,10 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_SMS_QUEUE_ARN",
             "HERALD_WHATSAPP_QUEUE_URL",
             "HERALD_WHATSAPP_QUEUE_ARN",
+            # It renews its own one-time schedule while work is in flight.
+            "HERALD_SCHEDULE_GROUP",
+            "HERALD_SCHEDULER_ROLE_ARN",
+            "HERALD_SWEEPER_ARN",
         },
     ),
     "functions.workers.email_worker.handler": (
@@ -201,8 +207,11 @@ def test_powertools_and_database_name_settings(resources: Resources) -> None:
     assert values == {("herald", "Herald", "INFO", "herald")}
 
 
-def test_database_host_is_the_proxy_and_email_from_has_a_default(resources: Resources) -> None:
+def test_database_host_is_the_proxy_in_production_and_email_from_has_a_default(
+    production_resources: Resources,
+) -> None:
     # given
+    resources = production_resources
     email_worker = herald_functions(resources)["functions.workers.email_worker.handler"]
 
     # when
@@ -213,6 +222,22 @@ def test_database_host_is_the_proxy_and_email_from_has_a_default(resources: Reso
     assert resources[logical_id(host)]["Type"] == "AWS::RDS::DBProxy"
     assert host["Fn::GetAtt"][1] == "Endpoint"
     assert environment["HERALD_EMAIL_FROM"] == "notifications@example.com"
+
+
+def test_database_host_is_the_cluster_writer_in_small(small_resources: Resources) -> None:
+    # given
+    functions = herald_functions(small_resources)
+
+    # when
+    hosts = {
+        handler: _environment(function)["HERALD_DATABASE_HOST"]
+        for handler, function in functions.items()
+    }
+
+    # then
+    for handler, host in hosts.items():
+        assert small_resources[logical_id(host)]["Type"] == "AWS::RDS::DBCluster", handler
+        assert host["Fn::GetAtt"][1] == "Endpoint.Address", handler
 
 
 def test_no_secret_value_is_in_an_environment_variable(resources: Resources) -> None:

@@ -108,7 +108,7 @@ def test_each_function_may_do_what_its_job_needs(
             {"sqs:SendMessage", "sns:Publish", "iam:PassRole"},
         ),
         ("functions.webhooks.handler.handler", {"sqs:SendMessage", "scheduler:CreateSchedule"}),
-        ("functions.dispatch.sweeper.handler", {"scheduler:CreateSchedule", "sns:Publish"}),
+        ("functions.dispatch.sweeper.handler", {"sns:Publish", "secretsmanager:PutSecretValue"}),
         *[
             (
                 f"functions.workers.{channel}_worker.handler",
@@ -184,7 +184,16 @@ def test_schedule_group_and_the_role_the_scheduler_assumes(resources: Resources)
     assert group["Properties"]["Name"] == "herald"
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
     assert "aws:SourceAccount" in trust["Condition"]["StringEquals"]
-    assert actions == {"sqs:SendMessage"}
+    # Sends scheduled notifications; runs the sweeper, and nothing else, while work is in flight.
+    assert actions == {"sqs:SendMessage", "lambda:InvokeFunction"}
+    (invoke,) = [
+        statement
+        for policy in of_type(resources, "AWS::IAM::Policy").values()
+        if role_id in {logical_id(role) for role in policy["Properties"]["Roles"]}
+        for statement in as_list(policy["Properties"]["PolicyDocument"]["Statement"])
+        if "lambda:InvokeFunction" in as_list(statement["Action"])
+    ]
+    assert invoke["Resource"]["Fn::Join"][1][-1] == ":function:herald-sweeper"
 
 
 def test_only_the_api_and_the_email_worker_may_read_the_link_signing_key(

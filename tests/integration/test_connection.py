@@ -1,11 +1,18 @@
-"""The per-environment connection survives the server dropping it."""
+"""The per-environment connection survives the server dropping it, and waits for a database
+that is resuming (Aurora auto-pause)."""
 
 from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
 
 import psycopg
 import pytest
 from herald.db import connection as connection_module
 from herald.db.connection import Database
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 
 def _drop_server_side(database_url: str, db: Database) -> int:
@@ -44,3 +51,86 @@ def test_a_connection_that_broke_mid_use_is_reopened_on_the_next_call(database_u
     # then
     assert row == {"one": 1}
     db.close()
+
+
+class _LateServer:
+    """A TCP port that refuses connections until `open()`, then forwards them to PostgreSQL:
+    what a client sees of an Aurora cluster resuming from auto-pause."""
+
+    def __init__(self, database_url: str) -> None:
+        self._database_url = database_url
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()  # nothing listens: connections are refused
+        self._listener: socket.socket | None = None
+
+    def open(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = _connect_upstream(self._database_url)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
+
+
+def _through(database_url: str, port: int) -> str:
+    """The same database, reached over TCP on `port`."""
+    return make_conninfo(database_url, host="127.0.0.1", port=str(port))
+
+
+def _connect_upstream(database_url: str) -> socket.socket:
+    """A socket to the server itself: its Unix socket (the embedded PostgreSQL) or TCP."""
+    info = conninfo_to_dict(database_url)
+    host, port = str(info.get("host") or "127.0.0.1"), int(info.get("port") or 5432)
+    if host.startswith("/"):
+        upstream = socket.socket(socket.AF_UNIX)
+        upstream.connect(f"{host}/.s.PGSQL.{port}")
+        return upstream
+    return socket.create_connection((host, port))
+
+
+def test_the_first_connection_waits_for_a_resuming_database(database_url: str) -> None:
+    # given a database that accepts connections only 1.5 seconds from now
+    server = _LateServer(database_url)
+    db = Database(_through(database_url, server.port), resume_wait_seconds=10)
+    threading.Timer(1.5, server.open).start()
+
+    # when the first statement of a cold environment runs
+    started = time.monotonic()
+    row = db.connection().execute("SELECT 1 AS one").fetchone()
+
+    # then it waited for the database rather than failing the request
+    assert row == {"one": 1}
+    assert time.monotonic() - started >= 1.0
+    db.close()
+    server.close()
+
+
+def test_a_database_that_stays_away_fails_once_the_wait_is_over(database_url: str) -> None:
+    # given a database that never comes back
+    server = _LateServer(database_url)
+    db = Database(_through(database_url, server.port), resume_wait_seconds=1)
+
+    # when / then: the caller gets the error (a queue consumer's batch is then retried by SQS)
+    with pytest.raises(psycopg.OperationalError):
+        db.connection()

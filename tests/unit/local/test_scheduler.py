@@ -149,3 +149,28 @@ def test_updated_schedule_fires_at_its_new_time(scheduler: Any, sqs: Any, group:
     # then
     assert fired == 1
     assert _bodies(sqs, queue) == ["rescheduled"]
+
+
+def test_a_schedule_targeting_a_local_function_invokes_it_with_its_input(
+    scheduler: Any, sqs: Any, group: str
+) -> None:
+    # given the sweeper's kind of schedule: a Lambda target
+    function_arn = "arn:aws:lambda:us-east-1:123456789012:function:herald-sweeper"
+    events: list[dict[str, Any]] = []
+    scheduler.create_schedule(
+        Name="sweep-1",
+        GroupName=group,
+        ScheduleExpression="at(2030-01-01T08:00:00)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        ActionAfterCompletion="DELETE",
+        Target={"Arn": function_arn, "RoleArn": ROLE_ARN, "Input": '{"slot": 1}'},
+    )
+    emulator = SchedulerEmulator(scheduler, sqs, group, functions={function_arn: events.append})
+
+    # when
+    fired = emulator.fire_due(now=DUE_UTC)
+
+    # then
+    assert fired == 1
+    assert events == [{"slot": 1}]
+    assert scheduler.list_schedules(GroupName=group)["Schedules"] == []

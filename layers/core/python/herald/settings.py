@@ -31,6 +31,10 @@ class Settings(BaseSettings):
 
     schedule_group: str = "herald"
     scheduler_role_arn: str | None = None
+    # The sweeper runs on one-time schedules while work is in flight, on slots this long
+    # (herald.services.sweep_schedule); the schedules invoke this function.
+    sweeper_arn: str | None = None
+    sweep_interval_seconds: int = Field(default=300, gt=0)
 
     # Secrets Manager secret (JSON) with provider credentials:
     # {"sendgrid_api_key": "...", "sendgrid_webhook_public_key": "..."}
@@ -55,11 +59,10 @@ class Settings(BaseSettings):
 
     # The sweeper re-enqueues notifications still `accepted` after the first grace, and
     # in-flight deliveries nobody has touched for the second (longer: a large send keeps
-    # deliveries queued for minutes legitimately). The interval is how often the local
-    # runtime runs it; in AWS, EventBridge runs it every infra.constants.SWEEP_INTERVAL.
+    # deliveries queued for minutes legitimately). How often it runs is
+    # `sweep_interval_seconds`, above.
     sweeper_notification_grace_seconds: int = Field(default=120, ge=0)
     sweeper_delivery_grace_seconds: int = Field(default=900, ge=0)
-    sweeper_interval_seconds: float = Field(default=30, gt=0)
     # SMS and WhatsApp through Twilio. The provider secret adds twilio_account_sid,
     # twilio_auth_token, and twilio_from_number and/or twilio_messaging_service_sid (SMS),
     # twilio_whatsapp_from (WhatsApp, whatsapp:+E164).

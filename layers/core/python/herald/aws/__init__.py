@@ -1,1 +1,1 @@
-"""Thin wrappers over AWS APIs: the only modules that use boto3."""
+"""Thin wrappers over AWS APIs: the only modules that call them (botocore, herald.aws.clients)."""

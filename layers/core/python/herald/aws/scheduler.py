@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
-import boto3
+from herald.aws.clients import aws_client
 
 
 class OneTimeScheduler:
@@ -15,7 +16,19 @@ class OneTimeScheduler:
         self.group = group
         self._role_arn = role_arn
         self._target_arn = target_arn
-        self._client = client or boto3.client("scheduler")
+        if client is not None:
+            self._client = client
+
+    @cached_property
+    def _client(self) -> Any:
+        """Made on first use: see herald.aws.clients."""
+        return aws_client("scheduler")
+
+    def for_target(self, target_arn: str) -> OneTimeScheduler:
+        """The same group and role (and client, if made), for schedules with another target."""
+        # The client is shared once made; not made here (this runs at cold start).
+        made = self.__dict__.get("_client")
+        return OneTimeScheduler(self.group, self._role_arn, target_arn, made)
 
     def schedule(self, name: str, at: datetime, payload: str) -> bool:
         """Create a schedule firing once at `at` and deleting itself; False when a schedule

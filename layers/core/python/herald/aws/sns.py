@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
-import boto3
+from herald.aws.clients import aws_client
 
 _SNS_BATCH = 10  # PublishBatch takes at most ten entries
 
@@ -14,7 +15,13 @@ _SNS_BATCH = 10  # PublishBatch takes at most ten entries
 class EventPublisher:
     def __init__(self, topic_arn: str, client: Any | None = None) -> None:
         self._topic_arn = topic_arn
-        self._client = client or boto3.client("sns")
+        if client is not None:
+            self._client = client
+
+    @cached_property
+    def _client(self) -> Any:
+        """Made on first use: see herald.aws.clients."""
+        return aws_client("sns")
 
     def publish(self, events: Sequence[dict[str, Any]]) -> None:
         """Publish events shaped `{"type": "delivery.sent", "tenant_id": ..., ...}`."""

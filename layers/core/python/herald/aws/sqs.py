@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
-import boto3
 from pydantic import BaseModel
+
+from herald.aws.clients import aws_client
 
 _SQS_BATCH = 10  # SendMessageBatch takes at most ten entries
 
@@ -18,7 +20,13 @@ class QueueSendError(RuntimeError):
 class MessageQueue:
     def __init__(self, url: str, client: Any | None = None) -> None:
         self.url = url
-        self._client = client or boto3.client("sqs")
+        if client is not None:
+            self._client = client
+
+    @cached_property
+    def _client(self) -> Any:
+        """Made on first use: see herald.aws.clients."""
+        return aws_client("sqs")
 
     def send(self, message: BaseModel, delay_seconds: int = 0) -> None:
         self._client.send_message(

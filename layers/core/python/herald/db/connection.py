@@ -21,6 +21,16 @@ from psycopg.rows import dict_row
 Row = dict[str, Any]
 Connection = psycopg.Connection[Row]
 
+# How long opening a connection keeps trying. Aurora Serverless v2 resumes from auto-pause
+# (0 ACU) when a connection arrives, in about 15 seconds: the first request after an idle
+# spell waits for it, within API Gateway's 30 seconds (the API function's timeout is 29 s;
+# queue consumers that still fail are retried by SQS).
+RESUME_WAIT_SECONDS = 25.0
+CONNECT_TIMEOUT_SECONDS = 10
+_FIRST_RETRY_DELAY = 0.25
+_MAX_RETRY_DELAY = 2.0
+_TRANSIENT = ("08", "57P")
+
 # A connection unused this long may have been dropped meanwhile (a frozen Lambda
 # environment, the proxy's idle timeout, a failover): check it once before reuse, rather
 # than paying a round trip before every statement.
@@ -30,9 +40,15 @@ IDLE_CHECK_SECONDS = 30.0
 class Database:
     """Lazily opened, self-healing connection."""
 
-    def __init__(self, url: str, prepare_threshold: int | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        prepare_threshold: int | None = None,
+        resume_wait_seconds: float = RESUME_WAIT_SECONDS,
+    ) -> None:
         self._url = url
         self._prepare_threshold = prepare_threshold
+        self._resume_wait = resume_wait_seconds
         self._conn: Connection | None = None
         self._last_used = 0.0
 
@@ -49,16 +65,36 @@ class Database:
         else:
             conn = None
         if conn is None:
-            conn = psycopg.connect(
-                self._url,
-                autocommit=True,
-                row_factory=dict_row,
-                prepare_threshold=self._prepare_threshold,
-                connect_timeout=10,
-            )
+            conn = self._connect()
             self._conn = conn
+            now = time.monotonic()
         self._last_used = now
         return conn
+
+    def _connect(self) -> Connection:
+        """Open a connection, retrying while the server refuses or times out (a paused
+        Aurora resuming, a failover) for up to `resume_wait_seconds`."""
+        deadline = time.monotonic() + self._resume_wait
+        delay = _FIRST_RETRY_DELAY
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                return psycopg.connect(
+                    self._url,
+                    autocommit=True,
+                    row_factory=dict_row,
+                    prepare_threshold=self._prepare_threshold,
+                    # libpq takes whole seconds, and treats 1 as 2.
+                    connect_timeout=max(2, min(CONNECT_TIMEOUT_SECONDS, int(remaining))),
+                )
+            except psycopg.OperationalError as error:
+                # No SQLSTATE: refused or timed out; 08/57P: not accepting connections yet.
+                # Anything else (a wrong password...) will not get better by waiting.
+                transient = error.sqlstate is None or error.sqlstate.startswith(_TRANSIENT)
+                if not transient or time.monotonic() + delay >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, _MAX_RETRY_DELAY)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

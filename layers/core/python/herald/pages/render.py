@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from herald.models.users import QuietHours
 
-# Herald's own templates, not tenants': autoescaped, and an undefined name is a bug.
-_PAGES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+
+@cache
+def _pages() -> Environment:
+    """Herald's own templates, not tenants': autoescaped, and an undefined name is a bug.
+
+    Made on the first page rendered: Jinja2 is not imported by a cold start that needs none.
+    """
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    return Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
 
 CHANNEL_LABELS = {
     "email": "Email",
@@ -48,15 +60,19 @@ def render_preference_page(
     The form posts (urlencoded, see `parse_preference_form`) to `action_url` with the token
     added to its query string, so the token travels the same way on GET and POST.
     """
-    return _PAGES.get_template("preferences.html").render(
-        action=_with_token(action_url, token),
-        user_name=user_name,
-        channels=[(name, CHANNEL_LABELS.get(name, name), on) for name, on in channels],
-        categories=categories,
-        quiet_hours=quiet_hours or DEFAULT_QUIET_HOURS,
-        quiet_hours_enabled=quiet_hours is not None,
-        timezone=timezone,
-        saved=saved,
+    return (
+        _pages()
+        .get_template("preferences.html")
+        .render(
+            action=_with_token(action_url, token),
+            user_name=user_name,
+            channels=[(name, CHANNEL_LABELS.get(name, name), on) for name, on in channels],
+            categories=categories,
+            quiet_hours=quiet_hours or DEFAULT_QUIET_HOURS,
+            quiet_hours_enabled=quiet_hours is not None,
+            timezone=timezone,
+            saved=saved,
+        )
     )
 
 
@@ -66,15 +82,19 @@ def render_unsubscribe_confirmation(*, token: str, category: str | None, action_
     Link scanners in mail systems open links: a GET must never unsubscribe. The form posts
     the same body as an RFC 8058 one-click client, so one handler serves both.
     """
-    return _PAGES.get_template("unsubscribe.html").render(
-        action=_with_token(action_url, token), category=category
+    return (
+        _pages()
+        .get_template("unsubscribe.html")
+        .render(action=_with_token(action_url, token), category=category)
     )
 
 
 def render_unsubscribed(category: str | None, preferences_url: str | None = None) -> str:
     """The confirmation shown after unsubscribing, with a way to the preference center."""
-    return _PAGES.get_template("unsubscribed.html").render(
-        category=category, preferences_url=preferences_url
+    return (
+        _pages()
+        .get_template("unsubscribed.html")
+        .render(category=category, preferences_url=preferences_url)
     )
 
 
@@ -88,7 +108,7 @@ def render_error(message: str, status: int) -> str:
         heading = "Please check your choices"
     else:
         heading = "Something went wrong"
-    return _PAGES.get_template("error.html").render(heading=heading, message=message)
+    return _pages().get_template("error.html").render(heading=heading, message=message)
 
 
 def _with_token(url: str, token: str) -> str:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from herald.aws.scheduler import OneTimeScheduler
 from herald.aws.sqs import MessageQueue
@@ -18,7 +18,10 @@ from herald.models.common import Channel
 from herald.models.messages import MAX_DELIVERIES_PER_MESSAGE, ChannelMessage, DispatchMessage
 from herald.services import audience, templates
 from herald.services.audience import Recipient
-from herald.templating import CompiledTemplate
+from herald.services.sweep_schedule import SweepSchedule
+
+if TYPE_CHECKING:
+    from herald.templating import CompiledTemplate
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,8 @@ class DispatchPorts:
     channel_queues: Mapping[str, MessageQueue]
     # Wakes the notification up again when a recipient's quiet hours end.
     scheduler: OneTimeScheduler
+    # Arms the sweeper for the end of quiet hours (None: nothing to arm).
+    sweeps: SweepSchedule | None = None
 
 
 def plan_deliveries(
@@ -165,6 +170,8 @@ def dispatch_notification(
         ports.channel_queues[channel].send_many(messages)
     if wake_at is not None:
         _wake_up_at(ports.scheduler, tenant_id, notification_id, wake_at)
+        if ports.sweeps is not None:
+            ports.sweeps.work_started(wake_at)
     if not queued:
         notifications.complete_finished(db.connection(), [notification_id])
     return DispatchOutcome(

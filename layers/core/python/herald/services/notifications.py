@@ -28,6 +28,7 @@ from herald.models.notifications import (
 from herald.services import idempotency, templates
 from herald.services.cursors import decode_cursor, page_rows
 from herald.services.idempotency import StoredResponse
+from herald.services.sweep_schedule import SweepSchedule
 from herald.services.templates import TemplateSend
 from herald.services.text_messages import measure_text
 
@@ -47,6 +48,8 @@ DEFAULT_MAX_SMS_SEGMENTS = 10
 class SendPorts:
     dispatch_queue: MessageQueue
     scheduler: OneTimeScheduler
+    # Arms the sweeper for accepted work (None: nothing to arm, e.g. a test of this service).
+    sweeps: SweepSchedule | None = None
 
 
 def _check_channels(
@@ -201,6 +204,8 @@ def accept_notification(
         logger.exception(
             "handing %s to the pipeline failed; the sweeper will retry", notification_id
         )
+    if ports.sweeps is not None:
+        ports.sweeps.work_started(send_at)
     return result
 
 

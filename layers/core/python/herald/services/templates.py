@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from herald.db import templates
 from herald.db.connection import Connection, Database, Row
@@ -26,7 +26,10 @@ from herald.models.templates import (
 from herald.services import idempotency
 from herald.services.cursors import decode_cursor, page_rows
 from herald.services.email import complete_email
-from herald.templating import CompiledTemplate, TemplateCache, sms_encoding
+from herald.templating import TemplateCache, sms_encoding
+
+if TYPE_CHECKING:
+    from herald.templating import CompiledTemplate
 
 # Variables Herald provides itself: the fields of the recipient being rendered for.
 RESERVED_VARIABLES = frozenset({"recipient"})
@@ -46,11 +49,20 @@ class TemplateSend:
     channels: list[Channel]
 
 
+def _compile(
+    locale: str, contents: Any, field_prefix: Callable[[str, str], str] | None = None
+) -> CompiledTemplate:
+    """Compile a version (the compiler, and Jinja2, load on the first one: herald.templating)."""
+    from herald.templating import CompiledTemplate
+
+    return CompiledTemplate.compile(locale, contents, field_prefix=field_prefix)
+
+
 def _compiled_row(row: Mapping[str, Any]) -> CompiledTemplate:
     """The compiled version of a template row already read with its content (cached)."""
     return _compiled.get_or_compile(
         (row["id"], row["version"]),
-        lambda: CompiledTemplate.compile(row["locale"], row["contents"]),
+        lambda: _compile(row["locale"], row["contents"]),
     )
 
 
@@ -63,7 +75,7 @@ def load_compiled(
         row = templates.get_version(conn, tenant_id, template_id, version)
         if row is None:
             raise NotFound(f"template version {template_id} v{version} not found")
-        return CompiledTemplate.compile(row["locale"], row["contents"])
+        return _compile(row["locale"], row["contents"])
 
     return _compiled.get_or_compile((template_id, version), build)
 
@@ -108,7 +120,7 @@ def _compile_request(body: TemplateVersionIn) -> tuple[CompiledTemplate, list[st
             return f"channels.{channel}"
         return f"translations.{locale}.{channel}"
 
-    compiled = CompiledTemplate.compile(body.locale, body.contents(), field_prefix=field)
+    compiled = _compile(body.locale, body.contents(), field_prefix=field)
     return compiled, sorted(compiled.variables - RESERVED_VARIABLES)
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING
 
-from herald.templating.content import CompiledTemplate
+if TYPE_CHECKING:
+    from herald.templating.content import CompiledTemplate
 
 
 class TemplateCache:
