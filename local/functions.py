@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from types import ModuleType
 
 from local.aws_resources import Resources
@@ -14,6 +15,8 @@ HANDLER_MODULES = (
     "functions.dispatch.handler",
     "functions.dispatch.sweeper",
     "functions.workers.email_worker",
+    "functions.workers.push_worker",
+    "functions.workers.web_push_worker",
 )
 
 
@@ -24,6 +27,7 @@ def function_environment(
     sendgrid_api_host: str | None,
     public_base_url: str = "http://127.0.0.1:8000",
     log_level: str = "WARNING",
+    simulator_url: str | None = None,
 ) -> dict[str, str]:
     """The variables CDK gives the functions in AWS, pointing at the local parts instead."""
     environment = {
@@ -36,6 +40,10 @@ def function_environment(
     }
     if sendgrid_api_host:
         environment["HERALD_SENDGRID_API_HOST"] = sendgrid_api_host
+    if simulator_url:
+        # Local only: FCM requests go to the simulator, and its web push endpoints are http.
+        environment["HERALD_FCM_SIMULATOR_URL"] = simulator_url
+        environment["HERALD_WEB_PUSH_PLAIN_HTTP_ORIGINS"] = json.dumps([simulator_url])
     return environment
 
 

@@ -6,6 +6,7 @@ SQS event-source-mapping pollers, a Scheduler emulator and a provider simulator.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -95,10 +96,16 @@ class Runtime:
         )
         self.simulator.start()
         self._stoppables.append(self.simulator)
+        from herald.services import vapid
+
+        # Kept like the links secret: subscriptions made before a restart stay valid.
+        vapid_secret = self._kept_secret("vapid-secret", None, new_links_secret)
         self.resources = provision(
             self._provider_secret(self.simulator, simulator_key),
             links_secret=self._links_secret(),
+            vapid_secret=vapid_secret,
         )
+        self.simulator.expect_vapid_key(vapid.public_key(vapid_secret))
         os.environ.update(
             function_environment(
                 self.resources,
@@ -106,6 +113,7 @@ class Runtime:
                 sendgrid_api_host=None if self.config.sendgrid_api_key else self.simulator.url,
                 public_base_url=f"http://{self.config.host}:{self.config.port}",
                 log_level=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+                simulator_url=self.simulator.url,
             )
         )
         handlers = import_handlers()
@@ -116,6 +124,8 @@ class Runtime:
         for queue, module, name in (
             (self.resources.dispatch, "functions.dispatch.handler", "dispatch"),
             (self.resources.email, "functions.workers.email_worker", "email-worker"),
+            (self.resources.push, "functions.workers.push_worker", "push-worker"),
+            (self.resources.web_push, "functions.workers.web_push_worker", "web-push-worker"),
         ):
             function = LocalFunction(name, handlers[module].handler, 60)
             poller = QueuePoller(sqs, queue.url, queue.arn, function)
@@ -137,7 +147,10 @@ class Runtime:
                 ),
                 ("/", LocalFunction("api", handlers["functions.api.handler"].handler, 10)),
             ],
-            dev_routes={"/_dev/outbox": self._outbox_route},
+            dev_routes={
+                "/_dev/outbox": self._outbox_route,
+                "/_dev/web-push/subscriptions": self._web_push_subscription_route,
+            },
         )
         self.gateway.start()
         self._stoppables.append(self.gateway)
@@ -194,15 +207,18 @@ class Runtime:
             }
         )
 
-    def _provider_secret(self, simulator: ProviderSimulator, simulator_key: str) -> dict[str, str]:
+    def _provider_secret(self, simulator: ProviderSimulator, simulator_key: str) -> dict[str, Any]:
+        # FCM always goes to the simulator locally, with its throwaway service account.
         if self.config.sendgrid_api_key:
             return {
                 "sendgrid_api_key": self.config.sendgrid_api_key,
                 "sendgrid_webhook_public_key": self.config.sendgrid_webhook_public_key or "",
+                "fcm_service_account": simulator.fcm_service_account(),
             }
         return {
             "sendgrid_api_key": simulator_key,
             "sendgrid_webhook_public_key": simulator.sendgrid_public_key,
+            "fcm_service_account": simulator.fcm_service_account(),
         }
 
     def _links_secret(self) -> str:
@@ -265,6 +281,21 @@ class Runtime:
         return DevResponse(
             405, {"error": {"code": "METHOD_NOT_ALLOWED", "message": "GET or DELETE"}}
         )
+
+    def _web_push_subscription_route(self, request: DevRequest) -> DevResponse:
+        """`POST /_dev/web-push/subscriptions` `{"behaviour"}`: a subscription with real keys."""
+        assert self.simulator is not None
+        if request.method != "POST":
+            return DevResponse(405, {"error": {"code": "METHOD_NOT_ALLOWED", "message": "POST"}})
+        try:
+            body = json.loads(request.body or b"{}")
+            behaviour = body.get("behaviour", "ok") if isinstance(body, dict) else None
+            subscription = self.simulator.create_web_push_subscription(str(behaviour))
+        except ValueError as exc:
+            return DevResponse(
+                400, {"error": {"code": "VALIDATION_ERROR", "message": str(exc), "details": []}}
+            )
+        return DevResponse(201, subscription)
 
     def _sweep_forever(self, sweeper: LocalFunction) -> None:
         # EventBridge runs the sweeper every few minutes in AWS; locally it runs at start

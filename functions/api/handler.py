@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.api import errors
 from functions.api.routes import (
     api_keys,
+    devices,
     end_user_pages,
     notifications,
     operations,
@@ -32,6 +33,7 @@ app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_h
 app.include_router(notifications.router)
 app.include_router(templates.router)
 app.include_router(users.router)
+app.include_router(devices.router)
 app.include_router(suppressions.router)
 app.include_router(end_user_pages.router)
 app.include_router(api_keys.router)

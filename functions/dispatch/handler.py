@@ -26,7 +26,11 @@ tracer = Tracer()
 settings = Settings()
 db = Database(database_url(settings), settings.database_prepare_threshold)
 ports = DispatchPorts(
-    channel_queues={"email": MessageQueue(settings.required("email_queue_url"))},
+    channel_queues={
+        "email": MessageQueue(settings.required("email_queue_url")),
+        "push": MessageQueue(settings.required("push_queue_url")),
+        "web_push": MessageQueue(settings.required("web_push_queue_url")),
+    },
     scheduler=OneTimeScheduler(
         group=settings.schedule_group,
         role_arn=settings.required("scheduler_role_arn"),

@@ -22,6 +22,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from herald.db.connection import Database
+from herald.services import vapid
 from herald.services.tenants import create_tenant
 
 from local.aws_resources import REGION, Resources, provision
@@ -31,6 +32,8 @@ from local.simulator import ProviderSimulator
 SIMULATOR_KEY = "SG.integration-tests"
 # Signs end-user links, as the secret CDK generates does in AWS; tests issue tokens with it.
 LINKS_SECRET = "integration-tests-link-signing-key-0123456789abcdef"
+# What the VAPID key pair is derived from, as from the secret CDK generates in AWS.
+VAPID_SECRET = "integration-tests-vapid-secret-0123456789abcdef0123456789"
 
 
 @dataclass
@@ -95,11 +98,16 @@ def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
         {
             "sendgrid_api_key": SIMULATOR_KEY,
             "sendgrid_webhook_public_key": base64.b64encode(public_der).decode(),
+            "fcm_service_account": simulator.fcm_service_account(),
         },
         links_secret=LINKS_SECRET,
+        vapid_secret=VAPID_SECRET,
     )
+    simulator.expect_vapid_key(vapid.public_key(VAPID_SECRET))
     os.environ.update(
-        function_environment(resources, database_url, sendgrid_api_host=simulator.url)
+        function_environment(
+            resources, database_url, sendgrid_api_host=simulator.url, simulator_url=simulator.url
+        )
     )
     # Retries without waiting, so a test can walk a delivery through all its attempts.
     os.environ["HERALD_RETRY_BASE_SECONDS"] = "0"
@@ -132,7 +140,8 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
             " users, preference_events, suppressions, tenants CASCADE"
         )
     sqs = stack.sqs()
-    for queue in (stack.resources.dispatch, stack.resources.email):
+    resources = stack.resources
+    for queue in (resources.dispatch, resources.email, resources.push, resources.web_push):
         for url in (queue.url, queue.dlq_url):
             sqs.purge_queue(QueueUrl=url)
     stack.simulator.outbox.clear()

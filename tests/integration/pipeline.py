@@ -49,9 +49,22 @@ def run_email_worker(stack: Stack) -> int:
     return _poll(stack, stack.resources.email, "workers.email_worker")
 
 
+def run_push_worker(stack: Stack) -> int:
+    return _poll(stack, stack.resources.push, "workers.push_worker")
+
+
+def run_web_push_worker(stack: Stack) -> int:
+    return _poll(stack, stack.resources.web_push, "workers.web_push_worker")
+
+
 def run_pipeline(stack: Stack) -> None:
-    """Dispatch and send until both queues are empty."""
-    while run_dispatch(stack) + run_email_worker(stack):
+    """Dispatch and send until the dispatch and channel queues are empty."""
+    while (
+        run_dispatch(stack)
+        + run_email_worker(stack)
+        + run_push_worker(stack)
+        + run_web_push_worker(stack)
+    ):
         pass
 
 

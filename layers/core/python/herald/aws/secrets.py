@@ -33,6 +33,14 @@ def link_signing_key(secret_id: str) -> bytes:
     return value.encode()
 
 
+def plain_secret(secret_id: str) -> str:
+    """A secret holding one string (cached per execution environment)."""
+    value = parameters.get_secret(secret_id, max_age=_SECRET_MAX_AGE)
+    if not isinstance(value, str):
+        raise ValueError(f"secret {secret_id} is not a string")
+    return value
+
+
 def database_url(settings: Settings) -> str:
     """The URL given directly (local, tests), or one built from the RDS secret (AWS)."""
     if settings.database_url:

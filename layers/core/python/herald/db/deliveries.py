@@ -142,8 +142,12 @@ def record_outcome(
     error: str | None = None,
     reason: str | None = None,
     next_attempt_at: datetime | None = None,
+    targets: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Record the result of one send attempt, with its history event, in one statement."""
+    """Record the result of one send attempt, with its history event, in one statement.
+
+    `targets`: for a send to several devices, each device's result, kept in the history.
+    """
     conn.execute(
         "WITH d AS ("
         # A provider callback may already have moved the delivery past `sending`
@@ -159,7 +163,7 @@ def record_outcome(
         " INSERT INTO delivery_events (tenant_id, delivery_id, status, detail)"
         " SELECT tenant_id, id, %(status)s, jsonb_strip_nulls(jsonb_build_object("
         "   'provider_message_id', %(message_id)s::text, 'error', %(error)s::text,"
-        "   'reason', %(reason)s::text)) FROM d",
+        "   'reason', %(reason)s::text, 'targets', %(targets)s::jsonb)) FROM d",
         {
             "id": delivery_id,
             "status": status,
@@ -168,6 +172,7 @@ def record_outcome(
             "error": error,
             "reason": reason,
             "next": next_attempt_at,
+            "targets": Jsonb(targets) if targets is not None else None,
         },
     )
 
