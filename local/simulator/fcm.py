@@ -37,6 +37,8 @@ SEND_PATH_SUFFIX = "/messages:send"
 FCM_MAX_PAYLOAD_BYTES = 4096
 QUOTA_RETRY_AFTER_SECONDS = 1
 _FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+# google-auth signs its assertion for Google's token endpoint, wherever `token_uri` points.
+GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 _JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 # token prefix -> (HTTP status, status, errorCode, message)
@@ -102,8 +104,7 @@ class FcmSimulator:
             claims = verify(form["assertion"][0], self._key.public_key())
         except InvalidToken as exc:
             return _oauth_error("invalid_grant", f"Invalid JWT Signature: {exc}")
-        expected_audience = f"http://{request.headers.get('host', '')}{TOKEN_PATH}"
-        if claims.get("iss") != CLIENT_EMAIL or claims.get("aud") != expected_audience:
+        if claims.get("iss") != CLIENT_EMAIL or claims.get("aud") != GOOGLE_TOKEN_AUDIENCE:
             return _oauth_error("invalid_grant", "Invalid JWT: iss or aud do not match.")
         access_token = "ya29.sim-" + secrets.token_urlsafe(32)
         with self._lock:

@@ -170,7 +170,9 @@ def test_a_deleted_device_is_gone(stack: Stack, tenant: Tenant) -> None:
     put_user(stack, tenant.key, "u_1")
     _, device = register(stack, tenant.key, "u_1", {"platform": "android", "token": "tok"})
 
-    status, _, _ = call_api(stack, "DELETE", f"/v1/users/u_1/devices/{device['id']}", key=tenant.key)
+    status, _, _ = call_api(
+        stack, "DELETE", f"/v1/users/u_1/devices/{device['id']}", key=tenant.key
+    )
 
     assert status == 204
     _, _, listed = call_api(stack, "GET", "/v1/users/u_1/devices", key=tenant.key)

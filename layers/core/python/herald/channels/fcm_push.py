@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -33,6 +34,9 @@ _TIMEOUT_SECONDS = 10
 _SIMULATOR_ADAPTER_VERSION = "7.7.0"
 
 logger = logging.getLogger(__name__)
+# 7.x deprecates `Message.token` for `Message.fid` (Firebase installation ids). Herald's
+# devices hold FCM registration tokens, which FCM still takes as `token`.
+warnings.filterwarnings("ignore", "Message.token is deprecated", DeprecationWarning)
 
 _GONE = (messaging.UnregisteredError, messaging.SenderIdMismatchError)
 _RETRY = (messaging.QuotaExceededError, exceptions.UnavailableError, exceptions.InternalError)
