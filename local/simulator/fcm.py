@@ -38,7 +38,7 @@ FCM_MAX_PAYLOAD_BYTES = 4096
 QUOTA_RETRY_AFTER_SECONDS = 1
 _FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 # google-auth signs its assertion for Google's token endpoint, wherever `token_uri` points.
-GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
+GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
 _JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 # token prefix -> (HTTP status, status, errorCode, message)
