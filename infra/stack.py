@@ -19,8 +19,14 @@ from infra.constants import (
     EMAIL_QUEUE_NAME,
     EMAIL_WORKER_FUNCTION,
     MIGRATIONS_FUNCTION,
+    PUSH_MAX_CONCURRENCY,
+    PUSH_QUEUE_NAME,
+    PUSH_WORKER_FUNCTION,
     SWEEP_INTERVAL,
     SWEEPER_FUNCTION,
+    WEB_PUSH_MAX_CONCURRENCY,
+    WEB_PUSH_QUEUE_NAME,
+    WEB_PUSH_WORKER_FUNCTION,
     WEBHOOKS_FUNCTION,
 )
 from infra.database import Database
@@ -31,7 +37,7 @@ from infra.monitoring import DeadLetterAlarms
 from infra.network import Network
 from infra.queues import RedrivenQueue
 from infra.scheduler import SendScheduler
-from infra.secrets import LinkSigningSecret, ProviderSecret
+from infra.secrets import LinkSigningSecret, ProviderSecret, VapidSecret
 from infra.workers import consume, run_every
 
 
@@ -54,6 +60,7 @@ class HeraldStack(Stack):
         database = Database(self, "Database", vpc=network.vpc)
         providers = ProviderSecret(self, "ProviderSecret")
         link_signing = LinkSigningSecret(self, "LinkSigningSecret")
+        vapid_keys = VapidSecret(self, "VapidSecret")
         events = EventsTopic(self, "Events")
         platform = FunctionPlatform(
             vpc=network.vpc, layers=SharedLayers(self, "Layers", requirements=requirements)
@@ -74,6 +81,20 @@ class HeraldStack(Stack):
             consumer_timeout=EMAIL_WORKER_FUNCTION.timeout,
             environment_prefix="HERALD_EMAIL_QUEUE",
         )
+        push_queue = RedrivenQueue(
+            self,
+            "PushQueue",
+            queue_name=PUSH_QUEUE_NAME,
+            consumer_timeout=PUSH_WORKER_FUNCTION.timeout,
+            environment_prefix="HERALD_PUSH_QUEUE",
+        )
+        web_push_queue = RedrivenQueue(
+            self,
+            "WebPushQueue",
+            queue_name=WEB_PUSH_QUEUE_NAME,
+            consumer_timeout=WEB_PUSH_WORKER_FUNCTION.timeout,
+            environment_prefix="HERALD_WEB_PUSH_QUEUE",
+        )
         scheduler = SendScheduler(self, "Scheduler", target_queue=dispatch_queue.queue)
 
         # client --HTTPS--> HTTP API --> functions/api: writes, sends now or schedules.
@@ -89,6 +110,7 @@ class HeraldStack(Stack):
                 scheduler.schedule_writer(),
                 api.public_url(),
                 link_signing.reader(),  # opens unsubscribe and preference links
+                vapid_keys.reader(),  # serves the VAPID public key
             ],
         )
         api.route_default(api_function.function)
@@ -103,6 +125,8 @@ class HeraldStack(Stack):
             uses=[
                 database.client(),
                 email_queue.sender(),
+                push_queue.sender(),
+                web_push_queue.sender(),
                 events.publisher(),
                 dispatch_queue.sender(),
                 scheduler.schedule_writer(),
@@ -117,7 +141,13 @@ class HeraldStack(Stack):
             spec=SWEEPER_FUNCTION,
             platform=platform,
             # Stalled notifications go back to dispatch, stalled deliveries to their channel.
-            uses=[database.client(), dispatch_queue.sender(), email_queue.sender()],
+            uses=[
+                database.client(),
+                dispatch_queue.sender(),
+                email_queue.sender(),
+                push_queue.sender(),
+                web_push_queue.sender(),
+            ],
         )
         run_every(self, "SweepSchedule", sweeper_function.function, SWEEP_INTERVAL)
 
@@ -144,6 +174,37 @@ class HeraldStack(Stack):
             max_batching_window=EMAIL_MAX_BATCHING_WINDOW,
         )
 
+        # push queue --> functions/workers/push_worker --> FCM (iOS through APNs).
+        push_worker = HeraldFunction(
+            self,
+            "PushWorkerFunction",
+            spec=PUSH_WORKER_FUNCTION,
+            platform=platform,
+            uses=[
+                database.client(),
+                push_queue.sender(),  # retries go back to the queue with a delay
+                providers.reader(),  # the FCM service-account JSON
+                events.publisher(),
+            ],
+        )
+        consume(push_worker.function, push_queue, max_concurrency=PUSH_MAX_CONCURRENCY)
+
+        # web push queue --> functions/workers/web_push_worker --> browsers' push services.
+        web_push_worker = HeraldFunction(
+            self,
+            "WebPushWorkerFunction",
+            spec=WEB_PUSH_WORKER_FUNCTION,
+            platform=platform,
+            uses=[
+                database.client(),
+                web_push_queue.sender(),
+                vapid_keys.reader(),  # signs with the VAPID private key
+                events.publisher(),
+                Binding(environment={"HERALD_VAPID_SUBJECT": f"mailto:{email_from}"}),
+            ],
+        )
+        consume(web_push_worker.function, web_push_queue, max_concurrency=WEB_PUSH_MAX_CONCURRENCY)
+
         # provider callbacks --HTTPS--> functions/webhooks --> delivery status, events.
         webhooks_function = HeraldFunction(
             self,
@@ -166,11 +227,18 @@ class HeraldStack(Stack):
             self, "Migrations", function=migrations_function.function, after=[database]
         )
 
-        DeadLetterAlarms(self, "DeadLetterAlarms", queues=[dispatch_queue, email_queue])
+        DeadLetterAlarms(
+            self,
+            "DeadLetterAlarms",
+            queues=[dispatch_queue, email_queue, push_queue, web_push_queue],
+        )
 
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "DispatchQueueUrl", value=dispatch_queue.queue.queue_url)
         CfnOutput(self, "EmailQueueUrl", value=email_queue.queue.queue_url)
+        CfnOutput(self, "PushQueueUrl", value=push_queue.queue.queue_url)
+        CfnOutput(self, "WebPushQueueUrl", value=web_push_queue.queue.queue_url)
+        CfnOutput(self, "VapidSecretName", value=vapid_keys.secret.secret_name)
         CfnOutput(self, "EventsTopicArn", value=events.topic.topic_arn)
         CfnOutput(self, "ProviderSecretName", value=providers.secret.secret_name)
         CfnOutput(self, "LinksSecretName", value=link_signing.secret.secret_name)

@@ -45,7 +45,9 @@ _senders: dict[str, FcmPushSender] = {}
 
 def _sender() -> FcmPushSender:
     # The secret is cached for minutes; a rotated service account gets its own app.
-    service_account = provider_credentials(secret_id)["fcm_service_account"]
+    service_account = provider_credentials(secret_id).get("fcm_service_account")
+    if not isinstance(service_account, dict):
+        raise ValueError("the provider secret's fcm_service_account must be a service-account JSON")
     key = json.dumps(service_account, sort_keys=True)
     if key not in _senders:
         _senders.clear()

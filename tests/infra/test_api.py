@@ -60,7 +60,7 @@ def test_provider_secret_is_a_json_template_for_the_operator_to_fill(resources: 
     keys = {generated["GenerateStringKey"], *json.loads(generated["SecretStringTemplate"])}
 
     # then
-    assert keys == {"sendgrid_api_key", "sendgrid_webhook_public_key"}
+    assert keys == {"sendgrid_api_key", "sendgrid_webhook_public_key", "fcm_service_account"}
 
 
 def test_events_topic_is_encrypted_and_refuses_plain_http(resources: Resources) -> None:

@@ -1,4 +1,4 @@
-"""The six functions: handlers, sizes, runtime, environment contract, one role each."""
+"""The eight functions: handlers, sizes, runtime, environment contract, one role each."""
 
 from __future__ import annotations
 
@@ -17,6 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 DATABASE = {"HERALD_DATABASE_SECRET_ARN", "HERALD_DATABASE_HOST", "HERALD_DATABASE_NAME"}
 POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 
+PUSH_QUEUES = (
+    "HERALD_PUSH_QUEUE_URL",
+    "HERALD_PUSH_QUEUE_ARN",
+    "HERALD_WEB_PUSH_QUEUE_URL",
+    "HERALD_WEB_PUSH_QUEUE_ARN",
+)
+
 # handler -> (timeout s, memory MB, environment variables beyond Powertools and the database)
 EXPECTED: dict[str, tuple[int, int, set[str]]] = {
     "functions.api.handler.handler": (
@@ -29,6 +36,7 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_SCHEDULER_ROLE_ARN",
             "HERALD_PUBLIC_BASE_URL",
             "HERALD_LINKS_SECRET_ID",
+            "HERALD_VAPID_SECRET_ID",
         },
     ),
     "functions.webhooks.handler.handler": (
@@ -42,6 +50,7 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
         {
             "HERALD_EMAIL_QUEUE_URL",
             "HERALD_EMAIL_QUEUE_ARN",
+            *PUSH_QUEUES,
             "HERALD_EVENTS_TOPIC_ARN",
             # Quiet hours: a one-time schedule wakes the notification up on this queue.
             "HERALD_DISPATCH_QUEUE_URL",
@@ -58,6 +67,7 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_DISPATCH_QUEUE_ARN",
             "HERALD_EMAIL_QUEUE_URL",
             "HERALD_EMAIL_QUEUE_ARN",
+            *PUSH_QUEUES,
         },
     ),
     "functions.workers.email_worker.handler": (
@@ -73,6 +83,27 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_LINKS_SECRET_ID",
         },
     ),
+    "functions.workers.push_worker.handler": (
+        60,
+        512,
+        {
+            "HERALD_PUSH_QUEUE_URL",
+            "HERALD_PUSH_QUEUE_ARN",
+            "HERALD_PROVIDER_SECRET_ID",
+            "HERALD_EVENTS_TOPIC_ARN",
+        },
+    ),
+    "functions.workers.web_push_worker.handler": (
+        60,
+        512,
+        {
+            "HERALD_WEB_PUSH_QUEUE_URL",
+            "HERALD_WEB_PUSH_QUEUE_ARN",
+            "HERALD_VAPID_SECRET_ID",
+            "HERALD_VAPID_SUBJECT",
+            "HERALD_EVENTS_TOPIC_ARN",
+        },
+    ),
     "functions.migrations.handler.handler": (300, 256, set()),
 }
 
@@ -82,7 +113,7 @@ def _environment(function: dict[str, Any]) -> dict[str, Any]:
     return variables
 
 
-def test_the_six_functions_have_their_contracted_handlers_and_sizes(resources: Resources) -> None:
+def test_the_eight_functions_have_their_contracted_handlers_and_sizes(resources: Resources) -> None:
     # given
     functions = herald_functions(resources)
 
