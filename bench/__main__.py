@@ -1,7 +1,8 @@
 """Pipeline benchmark on the local stack: real handlers, embedded PostgreSQL, moto, simulator.
 
 Prints: API accept latency, dispatch rate (deliveries inserted and enqueued per second),
-email send rate through the real `sendgrid` client, and handler import (cold start) times.
+email send rate through the real `sendgrid` client, push and web push rates through
+`firebase-admin` and `pywebpush` beside the bare libraries, and handler import times.
 moto and the simulator stand in for AWS and SendGrid on loopback, so the rates measure
 Herald's own code and database work, not network latency to real providers.
 """
@@ -25,12 +26,20 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from bench.push import bench_push
 from bench.templates import bench_template_renders
 
 ACCEPTS = 300
 FANOUT = 1_000  # the most recipients one notification takes
 PROVIDER_LATENCY_MS = 100
-HANDLERS = ("api.handler", "dispatch.handler", "workers.email_worker", "webhooks.handler")
+HANDLERS = (
+    "api.handler",
+    "dispatch.handler",
+    "workers.email_worker",
+    "workers.push_worker",
+    "workers.web_push_worker",
+    "webhooks.handler",
+)
 
 
 @dataclass
@@ -41,6 +50,7 @@ class Bench:
     simulator: Any
     sqs: Any
     signing_key: Any
+    tenant_id: str
 
     def call_api(self, body: dict[str, Any]) -> dict[str, Any]:
         from local.lambda_context import LambdaContext
@@ -117,17 +127,22 @@ def start() -> Bench:
         {
             "sendgrid_api_key": "SG.bench",
             "sendgrid_webhook_public_key": simulator.sendgrid_public_key,
+            "fcm_service_account": simulator.fcm_service_account(),
         }
     )
     os.environ.update(
         function_environment(
-            resources, database_url, sendgrid_api_host=simulator.url, log_level="ERROR"
+            resources,
+            database_url,
+            sendgrid_api_host=simulator.url,
+            log_level="ERROR",
+            simulator_url=simulator.url,
         )
     )
     handlers = {
         name.removeprefix("functions."): module for name, module in import_handlers().items()
     }
-    _, key = create_tenant(Database(database_url), "bench")
+    tenant_id, key = create_tenant(Database(database_url), "bench")
     return Bench(
         handlers,
         key.key,
@@ -135,6 +150,7 @@ def start() -> Bench:
         simulator,
         boto3.client("sqs", region_name=REGION),
         signing_key,
+        tenant_id,
     )
 
 
@@ -276,6 +292,8 @@ def main() -> None:
     accept_latency(bench)
     fan_out(bench)
     callback(bench)
+    print()
+    bench_push(bench, bench.tenant_id)
     bench.simulator.stop()
     print()
     bench_template_renders()
