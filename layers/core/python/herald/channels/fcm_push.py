@@ -30,6 +30,7 @@ PROVIDER = "fcm"
 # (send concurrency x chunk) however many devices a user has. FCM allows 500 per call.
 CHUNK_SIZE = 20
 _TIMEOUT_SECONDS = 10
+FCM_DEFAULT_TTL_SECONDS = 28 * 24 * 3600
 # The version whose private attribute `point_at_simulator` sets.
 _SIMULATOR_ADAPTER_VERSION = "7.7.0"
 
@@ -82,12 +83,13 @@ class FcmPushSender:
 def fcm_message(message: PushMessage, target: PushTarget) -> messaging.Message:
     """The FCM v1 message for one device: notification, string data, android and apns."""
     high = message.priority == "high"
+    # Without a TTL, FCM keeps a message 4 weeks; APNs is told the same.
+    ttl = message.ttl_seconds if message.ttl_seconds is not None else FCM_DEFAULT_TTL_SECONDS
     apns_headers = {
         "apns-priority": "10" if high else "5",
         "apns-push-type": "alert",
+        "apns-expiration": str(int(time.time()) + ttl),
     }
-    if message.ttl_seconds is not None:
-        apns_headers["apns-expiration"] = str(int(time.time()) + message.ttl_seconds)
     if message.collapse_key:
         apns_headers["apns-collapse-id"] = message.collapse_key
     return messaging.Message(
