@@ -296,3 +296,21 @@ def test_a_template_rendering_over_the_fcm_limit_fails_that_delivery(
     push = deliveries(stack, tenant.key, accepted["id"])["push"]
     assert (push["status"], push["reason"]) == ("failed", "render_failed")
     assert "4,096 bytes" in push["error"]
+
+
+def test_nul_characters_in_push_content_are_a_400(stack: Stack, tenant: Tenant) -> None:
+    for content in (
+        {"push": {"title": "a\u0000", "body": "b"}},
+        {"web_push": {"title": "a", "body": "b", "data": {"k\u0000": 1}}},
+    ):
+        status, _, body = call_api(
+            stack,
+            "POST",
+            "/v1/notifications",
+            key=tenant.key,
+            body={"recipients": [{"user_id": "u_1"}], "content": content},
+        )
+        assert status == 400, body
+        assert body["error"]["code"] == "VALIDATION_ERROR"
+    row = stack.db.connection().execute("SELECT count(*) AS n FROM notifications").fetchone()
+    assert row is not None and row["n"] == 0

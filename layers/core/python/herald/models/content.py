@@ -49,10 +49,26 @@ MAX_PUSH_TTL_SECONDS = 28 * 24 * 3600
 DEFAULT_WEB_PUSH_TTL_SECONDS = 24 * 3600
 
 
+def _without_nul(value: Any) -> Any:
+    """PostgreSQL cannot store NUL in text or jsonb: refuse it here, as a field error."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _without_nul(key)
+            _without_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            _without_nul(item)
+    return value
+
+
 class PushContent(BaseModel):
     """Mobile push through FCM (Android directly, iOS through FCM's APNs config)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    _no_nul = model_validator(mode="before")(_without_nul)
 
     title: str = Field(min_length=1, max_length=MAX_SHORT_TEXT)
     body: str = Field(min_length=1, max_length=MAX_SHORT_TEXT)
@@ -73,6 +89,8 @@ class WebPushContent(BaseModel):
     """Browser push: the JSON payload `{title, body, url, icon, data}` a service worker shows."""
 
     model_config = ConfigDict(extra="forbid")
+
+    _no_nul = model_validator(mode="before")(_without_nul)
 
     title: str = Field(min_length=1, max_length=MAX_SHORT_TEXT)
     body: str = Field(min_length=1, max_length=MAX_SHORT_TEXT)
