@@ -33,7 +33,9 @@ def _template(key: str) -> dict[str, Any]:
 
 
 def _outbox_for(herald: LocalHerald, order_id: str) -> list[dict[str, Any]]:
-    return [m for m in httpx.get(f"{herald.url}/_dev/outbox").json() if order_id in m["subject"]]
+    return [
+        m for m in httpx.get(f"{herald.url}/_dev/outbox").json() if order_id in (m["subject"] or "")
+    ]
 
 
 def test_a_template_is_versioned_previewed_and_sent_in_each_recipients_locale(
