@@ -247,7 +247,11 @@ class Runtime:
         return key
 
     def _restore_schedules(self) -> None:
-        """Re-create the schedules of sends still ahead: moto forgets them when it stops."""
+        """Re-create the schedules of sends not yet dispatched: moto forgets them when it stops.
+
+        One that fell due while Herald was down (or starting) fires at the emulator's first
+        check, rather than waiting for the sweeper.
+        """
         from herald.aws.scheduler import OneTimeScheduler
         from herald.db.connection import Database
         from herald.models.messages import DispatchMessage
@@ -261,7 +265,7 @@ class Runtime:
             with db.transaction() as conn:
                 pending = conn.execute(
                     "SELECT id, tenant_id, send_at, schedule_name FROM notifications"
-                    " WHERE status = 'scheduled' AND send_at > now()"
+                    " WHERE status = 'scheduled'"
                 ).fetchall()
         finally:
             db.close()
