@@ -2,7 +2,8 @@
 
 Prints: API accept latency, dispatch rate (deliveries inserted and enqueued per second),
 email send rate through the real `sendgrid` client, SMS send rate through the real `twilio`
-client beside the bare client's own time per call, what a delivery uses and costs in AWS
+client beside the bare client's own time per call, push and web push rates through
+`firebase-admin` and `pywebpush` beside the bare libraries, what a delivery uses and costs in AWS
 (bench/costs.py), and handler import (cold start) times beside a bare Powertools import.
 moto and the simulator stand in for AWS and SendGrid on loopback, so the rates measure
 Herald's own code and database work, not network latency to real providers.
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench import costs
+from bench.push import bench_push
 from bench.sms import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, bench_sms, twilio_secret
 from bench.templates import bench_template_renders
 
@@ -39,6 +41,8 @@ HANDLERS = (
     "dispatch.handler",
     "workers.email_worker",
     "workers.sms_worker",
+    "workers.push_worker",
+    "workers.web_push_worker",
     "webhooks.handler",
 )
 IMPORT_RUNS = 9
@@ -54,6 +58,8 @@ FUNCTIONS = {
     "dispatch.handler": ("dispatch", 512),
     "workers.email_worker": ("email-worker", 512),
     "workers.sms_worker": ("sms-worker", 512),
+    "workers.push_worker": ("push-worker", 512),
+    "workers.web_push_worker": ("web-push-worker", 512),
     "webhooks.handler": ("webhooks", 256),
 }
 
@@ -67,6 +73,7 @@ class Bench:
     sqs: Any
     signing_key: Any
     meter: costs.Meter
+    tenant_id: str
 
     def handler(self, module: str) -> Any:
         """The module's handler, metered as its function (counts only while recording)."""
@@ -160,6 +167,7 @@ def start() -> Bench:
             "sendgrid_api_key": "SG.bench",
             "sendgrid_webhook_public_key": simulator.sendgrid_public_key,
             **twilio_secret(),
+            "fcm_service_account": simulator.fcm_service_account(),
         }
     )
     os.environ.update(
@@ -169,12 +177,13 @@ def start() -> Bench:
             sendgrid_api_host=simulator.url,
             log_level="ERROR",
             twilio_api_base_url=simulator.url,
+            simulator_url=simulator.url,
         )
     )
     handlers = {
         name.removeprefix("functions."): module for name, module in import_handlers().items()
     }
-    _, key = create_tenant(Database(database_url), "bench")
+    tenant_id, key = create_tenant(Database(database_url), "bench")
     return Bench(
         handlers,
         key.key,
@@ -183,6 +192,7 @@ def start() -> Bench:
         session().create_client("sqs", region_name=REGION),
         signing_key,
         meter,
+        tenant_id,
     )
 
 
@@ -403,6 +413,8 @@ def main() -> None:
     callback(bench)
     bench_sms(bench)
     delivery_costs(bench)
+    print()
+    bench_push(bench, bench.tenant_id)
     bench.simulator.stop()
     print()
     bench_template_renders()

@@ -14,6 +14,8 @@ from infra.constants import (
     LINKS_SECRET_NAME,
     PROVIDER_SECRET_KEYS,
     PROVIDER_SECRET_NAME,
+    VAPID_SECRET_LENGTH,
+    VAPID_SECRET_NAME,
 )
 from infra.functions import Binding
 
@@ -92,5 +94,42 @@ class LinkSigningSecret(Construct):
         """Read the key (GetSecretValue/DescribeSecret on this secret only)."""
         return Binding(
             environment={"HERALD_LINKS_SECRET_ID": self.secret.secret_arn},
+            grant=self.secret.grant_read,
+        )
+
+
+class VapidSecret(Construct):
+    """A random string the web push VAPID key pair (RFC 8292) is derived from.
+
+    Read by the API (it serves the public key browsers subscribe with) and the web push
+    worker (it signs with the private key).
+    """
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.secret = secretsmanager.Secret(
+            self,
+            "Secret",
+            secret_name=VAPID_SECRET_NAME,
+            description="Herald: the web push VAPID key pair is derived from it",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=VAPID_SECRET_LENGTH, exclude_punctuation=True
+            ),
+        )
+        Validations.of(self.secret).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SMG4",
+                reason=(
+                    "A new key pair orphans every browser subscription made with the old "
+                    "public key; the operator rotates it deliberately with put-secret-value "
+                    "(docs/infrastructure.md)."
+                ),
+            )
+        )
+
+    def reader(self) -> Binding:
+        """Read the secret (GetSecretValue/DescribeSecret on this secret only)."""
+        return Binding(
+            environment={"HERALD_VAPID_SECRET_ID": self.secret.secret_arn},
             grant=self.secret.grant_read,
         )

@@ -20,10 +20,16 @@ from infra.constants import (
     EMAIL_WORKER_FUNCTION,
     MIGRATIONS_FUNCTION,
     NAME_PREFIX,
+    PUSH_MAX_CONCURRENCY,
+    PUSH_QUEUE_NAME,
+    PUSH_WORKER_FUNCTION,
     SMS_QUEUE_NAME,
     SMS_WORKER_FUNCTION,
     SWEEPER_FUNCTION,
     TEXT_MAX_CONCURRENCY,
+    WEB_PUSH_MAX_CONCURRENCY,
+    WEB_PUSH_QUEUE_NAME,
+    WEB_PUSH_WORKER_FUNCTION,
     WEBHOOKS_FUNCTION,
     WHATSAPP_QUEUE_NAME,
     WHATSAPP_WORKER_FUNCTION,
@@ -37,7 +43,7 @@ from infra.network import Network
 from infra.profile import DeploymentProfile
 from infra.queues import RedrivenQueue
 from infra.scheduler import SendScheduler
-from infra.secrets import LinkSigningSecret, ProviderSecret
+from infra.secrets import LinkSigningSecret, ProviderSecret, VapidSecret
 from infra.workers import consume
 
 
@@ -62,6 +68,7 @@ class HeraldStack(Stack):
         database = Database(self, "Database", vpc=network.vpc, profile=profile)
         providers = ProviderSecret(self, "ProviderSecret")
         link_signing = LinkSigningSecret(self, "LinkSigningSecret")
+        vapid_keys = VapidSecret(self, "VapidSecret")
         events = EventsTopic(self, "Events")
         platform = FunctionPlatform(
             vpc=network.vpc,
@@ -104,6 +111,20 @@ class HeraldStack(Stack):
             target_queue=dispatch_queue.queue,
             sweeper_function_name=f"{NAME_PREFIX}-{SWEEPER_FUNCTION.name}",
         )
+        push_queue = RedrivenQueue(
+            self,
+            "PushQueue",
+            queue_name=PUSH_QUEUE_NAME,
+            consumer_timeout=PUSH_WORKER_FUNCTION.timeout,
+            environment_prefix="HERALD_PUSH_QUEUE",
+        )
+        web_push_queue = RedrivenQueue(
+            self,
+            "WebPushQueue",
+            queue_name=WEB_PUSH_QUEUE_NAME,
+            consumer_timeout=WEB_PUSH_WORKER_FUNCTION.timeout,
+            environment_prefix="HERALD_WEB_PUSH_QUEUE",
+        )
 
         # client --HTTPS--> HTTP API --> functions/api: writes, sends now or schedules.
         api = HttpApi(self, "Api")
@@ -119,6 +140,7 @@ class HeraldStack(Stack):
                 scheduler.sweep_arming(),  # arms the sweeper when it accepts work
                 api.public_url(),
                 link_signing.reader(),  # opens unsubscribe and preference links
+                vapid_keys.reader(),  # serves the VAPID public key
             ],
         )
         api.route_default(api_function.function)
@@ -135,6 +157,8 @@ class HeraldStack(Stack):
                 email_queue.sender(),
                 sms_queue.sender(),
                 whatsapp_queue.sender(),
+                push_queue.sender(),
+                web_push_queue.sender(),
                 events.publisher(),
                 dispatch_queue.sender(),
                 scheduler.schedule_writer(),
@@ -160,6 +184,8 @@ class HeraldStack(Stack):
                 whatsapp_queue.sender(),
                 scheduler.schedule_writer(),
                 scheduler.sweep_arming(),
+                push_queue.sender(),
+                web_push_queue.sender(),
             ],
         )
 
@@ -210,6 +236,36 @@ class HeraldStack(Stack):
                 max_concurrency=TEXT_MAX_CONCURRENCY,
                 max_batching_window=EMAIL_MAX_BATCHING_WINDOW,
             )
+        # push queue --> functions/workers/push_worker --> FCM (iOS through APNs).
+        push_worker = HeraldFunction(
+            self,
+            "PushWorkerFunction",
+            spec=PUSH_WORKER_FUNCTION,
+            platform=platform,
+            uses=[
+                database.client(),
+                push_queue.sender(),  # retries go back to the queue with a delay
+                providers.reader(),  # the FCM service-account JSON
+                events.publisher(),
+            ],
+        )
+        consume(push_worker.function, push_queue, max_concurrency=PUSH_MAX_CONCURRENCY)
+
+        # web push queue --> functions/workers/web_push_worker --> browsers' push services.
+        web_push_worker = HeraldFunction(
+            self,
+            "WebPushWorkerFunction",
+            spec=WEB_PUSH_WORKER_FUNCTION,
+            platform=platform,
+            uses=[
+                database.client(),
+                web_push_queue.sender(),
+                vapid_keys.reader(),  # signs with the VAPID private key
+                events.publisher(),
+                Binding(environment={"HERALD_VAPID_SUBJECT": f"mailto:{email_from}"}),
+            ],
+        )
+        consume(web_push_worker.function, web_push_queue, max_concurrency=WEB_PUSH_MAX_CONCURRENCY)
 
         # provider callbacks --HTTPS--> functions/webhooks --> delivery status, events.
         webhooks_function = HeraldFunction(
@@ -237,7 +293,14 @@ class HeraldStack(Stack):
         DeadLetterAlarms(
             self,
             "DeadLetterAlarms",
-            queues=[dispatch_queue, email_queue, sms_queue, whatsapp_queue],
+            queues=[
+                dispatch_queue,
+                email_queue,
+                sms_queue,
+                whatsapp_queue,
+                push_queue,
+                web_push_queue,
+            ],
         )
 
         CfnOutput(self, "ApiUrl", value=api.url)
@@ -245,6 +308,9 @@ class HeraldStack(Stack):
         CfnOutput(self, "EmailQueueUrl", value=email_queue.queue.queue_url)
         CfnOutput(self, "SmsQueueUrl", value=sms_queue.queue.queue_url)
         CfnOutput(self, "WhatsAppQueueUrl", value=whatsapp_queue.queue.queue_url)
+        CfnOutput(self, "PushQueueUrl", value=push_queue.queue.queue_url)
+        CfnOutput(self, "WebPushQueueUrl", value=web_push_queue.queue.queue_url)
+        CfnOutput(self, "VapidSecretName", value=vapid_keys.secret.secret_name)
         CfnOutput(self, "EventsTopicArn", value=events.topic.topic_arn)
         CfnOutput(self, "ProviderSecretName", value=providers.secret.secret_name)
         CfnOutput(self, "LinksSecretName", value=link_signing.secret.secret_name)

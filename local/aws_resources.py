@@ -37,6 +37,9 @@ class Resources:
     links_secret_id: str
     sms: Queue
     whatsapp: Queue
+    push: Queue
+    web_push: Queue
+    vapid_secret_id: str
 
     def environment(self) -> dict[str, str]:
         """The HERALD_* variables the handlers read, as CDK sets them in AWS."""
@@ -52,6 +55,9 @@ class Resources:
             "HERALD_LINKS_SECRET_ID": self.links_secret_id,
             "HERALD_SMS_QUEUE_URL": self.sms.url,
             "HERALD_WHATSAPP_QUEUE_URL": self.whatsapp.url,
+            "HERALD_PUSH_QUEUE_URL": self.push.url,
+            "HERALD_WEB_PUSH_QUEUE_URL": self.web_push.url,
+            "HERALD_VAPID_SECRET_ID": self.vapid_secret_id,
         }
 
 
@@ -89,17 +95,19 @@ def new_links_secret() -> str:
 
 
 def provision(
-    provider_secret: dict[str, str],
+    provider_secret: dict[str, Any],
     prefix: str = "herald",
     visibility_timeout: int = 30,
     *,
     links_secret: str | None = None,
+    vapid_secret: str | None = None,
 ) -> Resources:
-    """Create queues with DLQs, the events topic, the schedule group and the two secrets.
+    """Create queues with DLQs, the events topic, the schedule group and the three secrets.
 
     `links_secret` signs end-user links; pass the same one across restarts so links already
-    sent keep working (a new random one when not given). Idempotent, so it also serves a
-    restart against a moto that kept its state.
+    sent keep working (a new random one when not given). `vapid_secret` is what the VAPID
+    key pair is derived from: kept across restarts, browsers' subscriptions stay valid.
+    Idempotent, so it also serves a restart against a moto that kept its state.
     """
     sqs = boto3.client("sqs", region_name=REGION)
     dispatch = _queue(sqs, f"{prefix}-dispatch", visibility_timeout)
@@ -118,6 +126,9 @@ def provision(
         links_secret_id=_secret(f"{prefix}/links", links_secret or new_links_secret()),
         sms=_queue(sqs, f"{prefix}-sms", visibility_timeout),
         whatsapp=_queue(sqs, f"{prefix}-whatsapp", visibility_timeout),
+        push=_queue(sqs, f"{prefix}-push", visibility_timeout),
+        web_push=_queue(sqs, f"{prefix}-web-push", visibility_timeout),
+        vapid_secret_id=_secret(f"{prefix}/vapid", vapid_secret or new_links_secret()),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from types import ModuleType
 
 from local.aws_resources import Resources
@@ -16,6 +17,8 @@ HANDLER_MODULES = (
     "functions.workers.email_worker",
     "functions.workers.sms_worker",
     "functions.workers.whatsapp_worker",
+    "functions.workers.push_worker",
+    "functions.workers.web_push_worker",
 )
 
 
@@ -27,6 +30,7 @@ def function_environment(
     public_base_url: str = "http://127.0.0.1:8000",
     log_level: str = "WARNING",
     twilio_api_base_url: str | None = None,
+    simulator_url: str | None = None,
 ) -> dict[str, str]:
     """The variables CDK gives the functions in AWS, pointing at the local parts instead."""
     environment = {
@@ -41,6 +45,10 @@ def function_environment(
         environment["HERALD_SENDGRID_API_HOST"] = sendgrid_api_host
     if twilio_api_base_url:
         environment["HERALD_TWILIO_API_BASE_URL"] = twilio_api_base_url
+    if simulator_url:
+        # Local only: FCM requests go to the simulator, and its web push endpoints are http.
+        environment["HERALD_FCM_SIMULATOR_URL"] = simulator_url
+        environment["HERALD_WEB_PUSH_PLAIN_HTTP_ORIGINS"] = json.dumps([simulator_url])
     return environment
 
 

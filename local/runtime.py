@@ -113,10 +113,16 @@ class Runtime:
         )
         self.simulator.start()
         self._stoppables.append(self.simulator)
+        from herald.services import vapid
+
+        # Kept like the links secret: subscriptions made before a restart stay valid.
+        vapid_secret = self._kept_secret("vapid-secret", None, new_links_secret)
         self.resources = provision(
             self._provider_secret(self.simulator, simulator_key),
             links_secret=self._links_secret(),
+            vapid_secret=vapid_secret,
         )
+        self.simulator.expect_vapid_key(vapid.public_key(vapid_secret))
         os.environ.update(
             function_environment(
                 self.resources,
@@ -125,6 +131,7 @@ class Runtime:
                 public_base_url=f"http://{self.config.host}:{self.config.port}",
                 log_level=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
                 twilio_api_base_url=None if self.config.twilio_account_sid else self.simulator.url,
+                simulator_url=self.simulator.url,
             )
         )
         handlers = import_handlers()
@@ -138,6 +145,8 @@ class Runtime:
             (self.resources.email, "functions.workers.email_worker", "email-worker"),
             (self.resources.sms, "functions.workers.sms_worker", "sms-worker"),
             (self.resources.whatsapp, "functions.workers.whatsapp_worker", "whatsapp-worker"),
+            (self.resources.push, "functions.workers.push_worker", "push-worker"),
+            (self.resources.web_push, "functions.workers.web_push_worker", "web-push-worker"),
         ):
             function = LocalFunction(name, handlers[module].handler, 60)
             pollers.append(QueuePoller(sqs, queue.url, queue.arn, function))
@@ -171,6 +180,7 @@ class Runtime:
             dev_routes={
                 "/_dev/outbox": self._outbox_route,
                 "/_dev/twilio/inbound": self._twilio_inbound_route,
+                "/_dev/web-push/subscriptions": self._web_push_subscription_route,
             },
         )
         self.gateway.start()
@@ -228,7 +238,8 @@ class Runtime:
             }
         )
 
-    def _provider_secret(self, simulator: ProviderSimulator, simulator_key: str) -> dict[str, str]:
+    def _provider_secret(self, simulator: ProviderSimulator, simulator_key: str) -> dict[str, Any]:
+        # FCM always goes to the simulator locally, with its throwaway service account.
         if self.config.sendgrid_api_key:
             secret = {
                 "sendgrid_api_key": self.config.sendgrid_api_key,
@@ -239,7 +250,11 @@ class Runtime:
                 "sendgrid_api_key": simulator_key,
                 "sendgrid_webhook_public_key": simulator.sendgrid_public_key,
             }
-        return {**secret, **self._twilio_secret(simulator)}
+        return {
+            **secret,
+            **self._twilio_secret(simulator),
+            "fcm_service_account": simulator.fcm_service_account(),
+        }
 
     def _twilio_secret(self, simulator: ProviderSimulator) -> dict[str, str]:
         config = self.config
@@ -284,7 +299,11 @@ class Runtime:
         return key
 
     def _restore_schedules(self) -> None:
-        """Re-create the schedules of sends still ahead: moto forgets them when it stops."""
+        """Re-create the schedules of sends not yet dispatched: moto forgets them when it stops.
+
+        One that fell due while Herald was down (or starting) fires at the emulator's first
+        check, rather than waiting for the sweeper.
+        """
         from herald.aws.scheduler import OneTimeScheduler
         from herald.db.connection import Database
         from herald.models.messages import DispatchMessage
@@ -298,7 +317,7 @@ class Runtime:
             with db.transaction() as conn:
                 pending = conn.execute(
                     "SELECT id, tenant_id, send_at, schedule_name FROM notifications"
-                    " WHERE status = 'scheduled' AND send_at > now()"
+                    " WHERE status = 'scheduled'"
                 ).fetchall()
         finally:
             db.close()
@@ -362,6 +381,21 @@ class Runtime:
             sender, given.get("to") or default_to, given["body"]
         )
         return DevResponse(200, {"herald_status": status, "twiml": twiml})
+
+    def _web_push_subscription_route(self, request: DevRequest) -> DevResponse:
+        """`POST /_dev/web-push/subscriptions` `{"behaviour"}`: a subscription with real keys."""
+        assert self.simulator is not None
+        if request.method != "POST":
+            return DevResponse(405, {"error": {"code": "METHOD_NOT_ALLOWED", "message": "POST"}})
+        try:
+            body = json.loads(request.body or b"{}")
+            behaviour = body.get("behaviour", "ok") if isinstance(body, dict) else None
+            subscription = self.simulator.create_web_push_subscription(str(behaviour))
+        except ValueError as exc:
+            return DevResponse(
+                400, {"error": {"code": "VALIDATION_ERROR", "message": str(exc), "details": []}}
+            )
+        return DevResponse(201, subscription)
 
     def _sweep_once(self, sweeper: LocalFunction) -> None:
         # moto forgets the sweep schedules when it stops: one sweep at start picks up what an

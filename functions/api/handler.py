@@ -15,6 +15,7 @@ from functions.api.contract import HeraldResolver
 from functions.api.openapi_security import BEARER_API_KEY
 from functions.api.routes import (
     api_keys,
+    devices,
     end_user_pages,
     notifications,
     operations,
@@ -29,6 +30,7 @@ app = HeraldResolver(enable_validation=True, response_validation_error_http_code
 app.include_router(notifications.router)
 app.include_router(templates.router)
 app.include_router(users.router)
+app.include_router(devices.router)
 app.include_router(suppressions.router)
 app.include_router(end_user_pages.router)
 app.include_router(api_keys.router)

@@ -13,9 +13,9 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from herald.aws import sqs
 from herald.aws.scheduler import OneTimeScheduler
 from herald.aws.secrets import database_url
-from herald.aws.sqs import MessageQueue
 from herald.aws.sweeps import sweep_schedule
 from herald.db.connection import Database
 from herald.models.messages import DispatchMessage
@@ -32,11 +32,7 @@ scheduler = OneTimeScheduler(
     target_arn=settings.required("dispatch_queue_arn"),
 )
 ports = DispatchPorts(
-    channel_queues={
-        "email": MessageQueue(settings.required("email_queue_url")),
-        "sms": MessageQueue(settings.required("sms_queue_url")),
-        "whatsapp": MessageQueue(settings.required("whatsapp_queue_url")),
-    },
+    channel_queues=sqs.channel_queues(settings),
     scheduler=scheduler,
     sweeps=sweep_schedule(settings, scheduler),
 )

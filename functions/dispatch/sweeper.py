@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from herald.aws import sqs
 from herald.aws.scheduler import OneTimeScheduler
 from herald.aws.secrets import database_url
 from herald.aws.sqs import MessageQueue
@@ -25,11 +26,7 @@ tracer = Tracer()
 settings = Settings()
 db = Database(database_url(settings), settings.database_prepare_threshold)
 dispatch_queue = MessageQueue(settings.required("dispatch_queue_url"))
-channel_queues = {
-    "email": MessageQueue(settings.required("email_queue_url")),
-    "sms": MessageQueue(settings.required("sms_queue_url")),
-    "whatsapp": MessageQueue(settings.required("whatsapp_queue_url")),
-}
+channel_queues = sqs.channel_queues(settings)
 policy = RetryPolicy(max_attempts=settings.max_attempts, base_seconds=settings.retry_base_seconds)
 schedule = sweep_schedule(
     settings,

@@ -1,4 +1,5 @@
-"""Provider simulator: SendGrid now, with Twilio, FCM and Web Push to follow as sibling modules.
+"""Provider simulator: SendGrid, FCM (with Google's OAuth token endpoint) and Web Push, each a
+sibling module; more providers follow the same way.
 
 One HTTP server (`server.ProviderSimulator`) routes each provider's API paths to that
 provider's module; every provider records what it accepts in the shared `Outbox` and calls

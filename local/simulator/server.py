@@ -8,10 +8,13 @@ import time
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from local.http import DevRequest, DevResponse, DevRoute, LocalHttpServer
+from local.simulator import fcm, web_push
 from local.simulator.callbacks import CallbackDispatcher
+from local.simulator.fcm import FcmSimulator
 from local.simulator.outbox import Outbox
 from local.simulator.sendgrid import SendGridSimulator
 from local.simulator.twilio import TwilioSimulator
+from local.simulator.web_push import WebPushSimulator
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +60,17 @@ class ProviderSimulator:
             callback_base_url=lambda: self._callback_base_url,
             event_delay_seconds=event_delay_seconds,
         )
+        self._fcm = FcmSimulator(self.outbox)
+        self._web_push = WebPushSimulator(self.outbox)
         self._routes: dict[tuple[str, str], DevRoute] = {
             ("POST", "/v3/mail/send"): self._sendgrid.send_mail,
+            ("POST", fcm.TOKEN_PATH): self._fcm.token,
         }
+        # Paths that carry an id: (method, prefix, suffix) -> route.
+        self._prefix_routes: list[tuple[str, str, str, DevRoute]] = [
+            ("POST", fcm.SEND_PATH_PREFIX, fcm.SEND_PATH_SUFFIX, self._fcm.send),
+            ("POST", web_push.PATH_PREFIX, "", self._web_push.push),
+        ]
         self._server = LocalHttpServer(host, port, self._handle)
 
     @property
@@ -81,6 +92,21 @@ class ProviderSimulator:
     def sendgrid_public_key(self) -> str:
         """The Event Webhook verification key, base64 DER, as SendGrid's dashboard shows it."""
         return self._sendgrid.public_key
+
+    def fcm_service_account(self) -> dict[str, str]:
+        """The service-account JSON for the provider secret: its key is a throwaway one the
+        simulator made, its `token_uri` the simulator's OAuth token endpoint."""
+        return self._fcm.service_account(self.url)
+
+    def create_web_push_subscription(self, behaviour: str = "ok") -> dict[str, object]:
+        """A subscription with real keys, as a browser makes one; the simulator keeps the
+        private key and decrypts what is pushed to it. ValueError for an unknown behaviour."""
+        return self._web_push.create_subscription(self.url, behaviour)
+
+    def expect_vapid_key(self, public_key: str | None) -> None:
+        """The VAPID public key subscriptions were made with: pushes signed with another
+        key are refused (403)."""
+        self._web_push.expect_vapid_key(public_key)
 
     def set_latency(self, latency_ms: int) -> None:
         """Latency every provider call takes from now on, as a real provider's would."""
@@ -104,6 +130,17 @@ class ProviderSimulator:
         route = self._routes.get((request.method, request.path))
         if route is None and self.twilio.matches(request):
             route = self.twilio.create_message
+        if route is None:
+            route = next(
+                (
+                    r
+                    for method, prefix, suffix, r in self._prefix_routes
+                    if request.method == method
+                    and request.path.startswith(prefix)
+                    and request.path.endswith(suffix)
+                ),
+                None,
+            )
         if route is None:
             return DevResponse(404, {"errors": [{"message": "not found", "field": None}]})
         if self._latency_seconds:

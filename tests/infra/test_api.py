@@ -68,6 +68,7 @@ def test_provider_secret_is_a_json_template_for_the_operator_to_fill(resources: 
         "twilio_from_number",
         "twilio_messaging_service_sid",
         "twilio_whatsapp_from",
+        "fcm_service_account",
     }
 
 

@@ -17,6 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 DATABASE = {"HERALD_DATABASE_SECRET_ARN", "HERALD_DATABASE_HOST", "HERALD_DATABASE_NAME"}
 POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 
+PUSH_QUEUES = (
+    "HERALD_PUSH_QUEUE_URL",
+    "HERALD_PUSH_QUEUE_ARN",
+    "HERALD_WEB_PUSH_QUEUE_URL",
+    "HERALD_WEB_PUSH_QUEUE_ARN",
+)
+
 # handler -> (timeout s, memory MB, environment variables beyond Powertools and the database)
 EXPECTED: dict[str, tuple[int, int, set[str]]] = {
     "functions.api.handler.handler": (
@@ -30,6 +37,7 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_SWEEPER_ARN",  # accepting work arms the sweeper
             "HERALD_PUBLIC_BASE_URL",
             "HERALD_LINKS_SECRET_ID",
+            "HERALD_VAPID_SECRET_ID",
         },
     ),
     "functions.webhooks.handler.handler": (
@@ -47,6 +55,7 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_SMS_QUEUE_ARN",
             "HERALD_WHATSAPP_QUEUE_URL",
             "HERALD_WHATSAPP_QUEUE_ARN",
+            *PUSH_QUEUES,
             "HERALD_EVENTS_TOPIC_ARN",
             # Quiet hours: a one-time schedule wakes the notification up on this queue.
             "HERALD_DISPATCH_QUEUE_URL",
@@ -72,6 +81,7 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_SCHEDULE_GROUP",
             "HERALD_SCHEDULER_ROLE_ARN",
             "HERALD_SWEEPER_ARN",
+            *PUSH_QUEUES,
         },
     ),
     "functions.workers.email_worker.handler": (
@@ -101,6 +111,27 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
         )
         for channel in ("sms", "whatsapp")
     },
+    "functions.workers.push_worker.handler": (
+        60,
+        512,
+        {
+            "HERALD_PUSH_QUEUE_URL",
+            "HERALD_PUSH_QUEUE_ARN",
+            "HERALD_PROVIDER_SECRET_ID",
+            "HERALD_EVENTS_TOPIC_ARN",
+        },
+    ),
+    "functions.workers.web_push_worker.handler": (
+        60,
+        512,
+        {
+            "HERALD_WEB_PUSH_QUEUE_URL",
+            "HERALD_WEB_PUSH_QUEUE_ARN",
+            "HERALD_VAPID_SECRET_ID",
+            "HERALD_VAPID_SUBJECT",
+            "HERALD_EVENTS_TOPIC_ARN",
+        },
+    ),
     "functions.migrations.handler.handler": (300, 256, set()),
 }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.infra.cfn import (
@@ -84,6 +86,24 @@ def test_no_statement_allows_every_action_of_a_data_service(resources: Resources
             )
             for channel in ("sms", "whatsapp")
         ],
+        (
+            "functions.workers.push_worker.handler",
+            {
+                "sqs:ReceiveMessage",
+                "sqs:SendMessage",
+                "sns:Publish",
+                "secretsmanager:GetSecretValue",
+            },
+        ),
+        (
+            "functions.workers.web_push_worker.handler",
+            {
+                "sqs:ReceiveMessage",
+                "sqs:SendMessage",
+                "sns:Publish",
+                "secretsmanager:GetSecretValue",
+            },
+        ),
     ],
 )
 def test_each_function_may_do_what_its_job_needs(
@@ -196,21 +216,17 @@ def test_schedule_group_and_the_role_the_scheduler_assumes(resources: Resources)
     assert invoke["Resource"]["Fn::Join"][1][-1] == ":function:herald-sweeper"
 
 
-def test_only_the_api_and_the_email_worker_may_read_the_link_signing_key(
-    resources: Resources,
-) -> None:
-    # given
+def _secret_readers(resources: Resources, name: str) -> tuple[set[str], dict[str, Any]]:
+    """The handlers whose role may read secret `name`, and the secret."""
     (secret_id,) = [
         key
         for key, secret in of_type(resources, "AWS::SecretsManager::Secret").items()
-        if secret["Properties"].get("Name") == "herald/links"
+        if secret["Properties"].get("Name") == name
     ]
     roles_by_handler = {
         handler: logical_id(function["Properties"]["Role"])
         for handler, function in herald_functions(resources).items()
     }
-
-    # when
     readers = {
         handler
         for handler, role_id in roles_by_handler.items()
@@ -220,8 +236,29 @@ def test_only_the_api_and_the_email_worker_may_read_the_link_signing_key(
         if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
         and secret_id in {logical_id(r) for r in as_list(statement["Resource"])}
     }
+    return readers, resources[secret_id]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected_readers"),
+    [
+        (
+            "herald/links",
+            {"functions.api.handler.handler", "functions.workers.email_worker.handler"},
+        ),
+        (
+            "herald/vapid",
+            {"functions.api.handler.handler", "functions.workers.web_push_worker.handler"},
+        ),
+    ],
+)
+def test_generated_keys_are_read_only_by_the_functions_that_use_them(
+    resources: Resources, name: str, expected_readers: set[str]
+) -> None:
+    # when
+    readers, secret = _secret_readers(resources, name)
 
     # then
-    assert readers == {"functions.api.handler.handler", "functions.workers.email_worker.handler"}
-    generated = resources[secret_id]["Properties"]["GenerateSecretString"]
+    assert readers == expected_readers
+    generated = secret["Properties"]["GenerateSecretString"]
     assert generated["PasswordLength"] == 64 and generated["ExcludePunctuation"] is True

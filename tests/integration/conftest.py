@@ -22,6 +22,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from herald.db.connection import Database
+from herald.services import vapid
 from herald.services.tenants import create_tenant
 from twilio.request_validator import RequestValidator
 
@@ -38,6 +39,8 @@ WHATSAPP_FROM = "whatsapp:+14155238886"
 PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 # Signs end-user links, as the secret CDK generates does in AWS; tests issue tokens with it.
 LINKS_SECRET = "integration-tests-link-signing-key-0123456789abcdef"
+# What the VAPID key pair is derived from, as from the secret CDK generates in AWS.
+VAPID_SECRET = "integration-tests-vapid-secret-0123456789abcdef0123456789"
 
 
 @dataclass
@@ -118,9 +121,12 @@ def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
             "twilio_auth_token": TWILIO_AUTH_TOKEN,
             "twilio_from_number": SMS_FROM,
             "twilio_whatsapp_from": WHATSAPP_FROM,
+            "fcm_service_account": simulator.fcm_service_account(),
         },
         links_secret=LINKS_SECRET,
+        vapid_secret=VAPID_SECRET,
     )
+    simulator.expect_vapid_key(vapid.public_key(VAPID_SECRET))
     os.environ.update(
         function_environment(
             resources,
@@ -128,6 +134,7 @@ def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
             sendgrid_api_host=simulator.url,
             public_base_url=PUBLIC_BASE_URL,
             twilio_api_base_url=simulator.url,
+            simulator_url=simulator.url,
         )
     )
     # Retries without waiting, so a test can walk a delivery through all its attempts.
@@ -162,7 +169,14 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         )
     sqs = stack.sqs()
     resources = stack.resources
-    for queue in (resources.dispatch, resources.email, resources.sms, resources.whatsapp):
+    for queue in (
+        resources.dispatch,
+        resources.email,
+        resources.sms,
+        resources.whatsapp,
+        resources.push,
+        resources.web_push,
+    ):
         for url in (queue.url, queue.dlq_url):
             sqs.purge_queue(QueueUrl=url)
     stack.simulator.outbox.clear()

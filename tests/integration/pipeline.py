@@ -57,6 +57,14 @@ def run_whatsapp_worker(stack: Stack) -> int:
     return _poll(stack, stack.resources.whatsapp, "workers.whatsapp_worker")
 
 
+def run_push_worker(stack: Stack) -> int:
+    return _poll(stack, stack.resources.push, "workers.push_worker")
+
+
+def run_web_push_worker(stack: Stack) -> int:
+    return _poll(stack, stack.resources.web_push, "workers.web_push_worker")
+
+
 def run_pipeline(stack: Stack) -> None:
     """Dispatch and send until every queue is empty."""
     while (
@@ -64,6 +72,8 @@ def run_pipeline(stack: Stack) -> None:
         + run_email_worker(stack)
         + run_sms_worker(stack)
         + run_whatsapp_worker(stack)
+        + run_push_worker(stack)
+        + run_web_push_worker(stack)
     ):
         pass
 

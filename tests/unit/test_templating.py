@@ -98,13 +98,25 @@ def test_a_subject_must_render_to_one_sendable_line(subject: str, message: str) 
         ),
         (
             "push",
-            {"title": "T{{ code }}", "body": "B", "data": {"code": "{{ code }}"}},
-            {"title": "T<42>", "body": "B", "data": {"code": "<42>"}},
+            {"title": "T{{ code }}", "body": "B", "data": {"code": "{{ code }}"}, "badge": 2},
+            {
+                "title": "T<42>",
+                "body": "B",
+                "data": {"code": "<42>"},
+                "badge": 2,
+                **dict.fromkeys(("image", "sound", "collapse_key", "ttl_seconds", "priority")),
+            },
         ),
         (
             "web_push",
             {"title": "T", "body": "B", "url": "https://x.example/{{ code }}"},
-            {"title": "T", "body": "B", "url": "https://x.example/<42>", "data": None},
+            {
+                "title": "T",
+                "body": "B",
+                "url": "https://x.example/<42>",
+                "data": None,
+                **dict.fromkeys(("icon", "ttl_seconds", "urgency", "topic")),
+            },
         ),
         (
             "in_app",

@@ -35,12 +35,17 @@ def link_signing_key(secret_id: str) -> bytes:
 
     Changing the secret invalidates every unsubscribe and preference link already sent.
     """
+    return plain_secret(secret_id).encode()
+
+
+def plain_secret(secret_id: str) -> str:
+    """A secret holding one string (cached per execution environment)."""
     from aws_lambda_powertools.utilities import parameters
 
     value = parameters.get_secret(secret_id, max_age=_SECRET_MAX_AGE)
     if not isinstance(value, str):
         raise ValueError(f"secret {secret_id} is not a string")
-    return value.encode()
+    return value
 
 
 def database_url(settings: Settings) -> str:

@@ -9,8 +9,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from herald.aws.clients import aws_client
+from herald.settings import Settings
 
 _SQS_BATCH = 10  # SendMessageBatch takes at most ten entries
+# The channels with a queue and a worker, each queue's URL in Settings as `<channel>_queue_url`.
+DELIVERED_CHANNELS = ("email", "sms", "whatsapp", "push", "web_push")
 
 
 class QueueSendError(RuntimeError):
@@ -52,3 +55,14 @@ class MessageQueue:
                 raise QueueSendError(
                     f"SQS refused {len(response['Failed'])} messages: {response['Failed']}"
                 )
+
+
+def channel_queues(settings: Settings) -> dict[str, MessageQueue]:
+    """Every channel's queue, by channel: what dispatch and the sweeper enqueue deliveries to.
+
+    A function that enqueues deliveries needs each of them; a missing URL fails its cold start.
+    """
+    return {
+        channel: MessageQueue(settings.required(f"{channel}_queue_url"))
+        for channel in DELIVERED_CHANNELS
+    }

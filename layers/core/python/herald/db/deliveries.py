@@ -143,11 +143,14 @@ def record_outcome(
     reason: str | None = None,
     next_attempt_at: datetime | None = None,
     attributes: dict[str, Any] | None = None,
+    targets: list[dict[str, Any]] | None = None,
 ) -> None:
     """Record the result of one send attempt, with its history event, in one statement.
 
     `attributes` (what the channel measured about the message) are merged into the
-    delivery's own."""
+    delivery's own. `targets`: for a send to several devices, each device's result, kept
+    in the history.
+    """
     conn.execute(
         "WITH d AS ("
         # A provider callback may already have moved the delivery past `sending`
@@ -164,7 +167,7 @@ def record_outcome(
         " INSERT INTO delivery_events (tenant_id, delivery_id, status, detail)"
         " SELECT tenant_id, id, %(status)s, jsonb_strip_nulls(jsonb_build_object("
         "   'provider_message_id', %(message_id)s::text, 'error', %(error)s::text,"
-        "   'reason', %(reason)s::text)) FROM d",
+        "   'reason', %(reason)s::text, 'targets', %(targets)s::jsonb)) FROM d",
         {
             "id": delivery_id,
             "status": status,
@@ -174,6 +177,7 @@ def record_outcome(
             "reason": reason,
             "next": next_attempt_at,
             "attributes": Jsonb(attributes or {}),
+            "targets": Jsonb(targets) if targets is not None else None,
         },
     )
 

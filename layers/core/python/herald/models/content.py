@@ -6,7 +6,7 @@ Jinja2 template rendered per recipient).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -71,21 +71,71 @@ class WhatsAppContent(BaseModel):
         return self
 
 
+# FCM keeps an undelivered message at most 28 days; so do browsers' push services.
+MAX_PUSH_TTL_SECONDS = 28 * 24 * 3600
+DEFAULT_WEB_PUSH_TTL_SECONDS = 24 * 3600
+
+
+def _without_nul(value: Any) -> Any:
+    """PostgreSQL cannot store NUL in text or jsonb: refuse it here, as a field error."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _without_nul(key)
+            _without_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            _without_nul(item)
+    return value
+
+
 class PushContent(BaseModel):
+    """Mobile push through FCM (Android directly, iOS through FCM's APNs config)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    _no_nul = model_validator(mode="before")(_without_nul)
 
     title: str = Field(min_length=1, max_length=MAX_SHORT_TEXT)
     body: str = Field(min_length=1, max_length=MAX_SHORT_TEXT)
     data: dict[str, str] | None = Field(default=None, description="FCM data: string values")
+    image: str | None = Field(default=None, max_length=2048, description="https image URL")
+    badge: int | None = Field(default=None, ge=0, le=99_999, description="iOS badge count")
+    sound: str | None = Field(default=None, max_length=256, description="e.g. default")
+    ttl_seconds: int | None = Field(
+        default=None, ge=0, le=MAX_PUSH_TTL_SECONDS, description="Default: FCM's 4 weeks"
+    )
+    collapse_key: str | None = Field(
+        default=None, max_length=64, description="A newer message with it replaces an older one"
+    )
+    priority: Literal["high", "normal"] = "high"
 
 
 class WebPushContent(BaseModel):
+    """Browser push: the JSON payload `{title, body, url, icon, data}` a service worker shows."""
+
     model_config = ConfigDict(extra="forbid")
+
+    _no_nul = model_validator(mode="before")(_without_nul)
 
     title: str = Field(min_length=1, max_length=MAX_SHORT_TEXT)
     body: str = Field(min_length=1, max_length=MAX_SHORT_TEXT)
     url: str | None = Field(default=None, max_length=2048)
+    icon: str | None = Field(default=None, max_length=2048)
     data: dict[str, Any] | None = None
+    ttl_seconds: int = Field(
+        default=DEFAULT_WEB_PUSH_TTL_SECONDS,
+        ge=0,
+        le=MAX_PUSH_TTL_SECONDS,
+        description="How long the push service keeps it for an offline browser (TTL)",
+    )
+    urgency: Literal["very-low", "low", "normal", "high"] = "normal"
+    topic: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="A newer message with the same topic replaces an undelivered older one",
+    )
 
 
 class InAppContent(BaseModel):

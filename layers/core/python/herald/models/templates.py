@@ -120,6 +120,14 @@ class SmsInfo(BaseModel):
     characters: int = Field(description="GSM-7 septets, or UTF-16 code units for UCS-2")
 
 
+class PayloadInfo(BaseModel):
+    bytes: int = Field(description="The payload as the provider measures it (UTF-8 JSON)")
+    limit_bytes: int = Field(
+        description="FCM's 4096 bytes; for web push, what fits 4096 encrypted bytes"
+    )
+    fits: bool
+
+
 class PreviewOut(BaseModel):
     key: str
     version: int
@@ -127,3 +135,4 @@ class PreviewOut(BaseModel):
     locale: str = Field(description="The locale whose content was rendered")
     content: dict[str, Any]
     sms: SmsInfo | None = Field(default=None, description="For sms and whatsapp")
+    payload: PayloadInfo | None = Field(default=None, description="For push and web_push")

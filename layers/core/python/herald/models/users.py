@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from herald.models.common import Channel
+from herald.models.devices import DeviceOut
 from herald.models.suppressions import SuppressionOut
 from herald.models.validators import CATEGORY_PATTERN, Locale, Phone, TimeZone
 
@@ -114,7 +115,7 @@ class UserExport(BaseModel):
 
     user: UserOut
     preferences: Preferences
-    devices: list[dict[str, Any]] = Field(description="Push and web push devices (none yet)")
+    devices: list[DeviceOut] = Field(description="Push tokens and web push subscriptions")
     suppressions: list[SuppressionOut] = Field(
         description="Suppressions of the user's email address and phone number"
     )

@@ -8,12 +8,13 @@ suppressions), whatever the number of recipients.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from herald.db import suppressions, users
+from herald.db import devices, suppressions, users
 from herald.db.connection import Connection
+from herald.models.devices import CHANNEL_PLATFORMS
 from herald.models.users import QuietHours
 from herald.services.quiet_hours import quiet_until
 
@@ -31,6 +32,8 @@ class Recipient:
     """Stored on each delivery and given to templates as `recipient`."""
     preferences: Mapping[str, Any] = field(default_factory=dict)
     timezone: str | None = None
+    device_platforms: frozenset[str] = frozenset()
+    """The platforms the user has an active device on (push and web push reach devices)."""
 
     def address(self, channel: str) -> str | None:
         value = self.fields.get(ADDRESS_FIELD.get(channel, ""))
@@ -84,6 +87,27 @@ def resolve(
     return resolved
 
 
+def with_devices(
+    conn: Connection, tenant_id: str, recipients: Sequence[Recipient], channels: Sequence[str]
+) -> list[Recipient]:
+    """The recipients with the platforms of their active devices, when a channel sends to
+    devices (push, web push); one query for all of them."""
+    platforms = [p for channel in channels for p in CHANNEL_PLATFORMS.get(channel, ())]
+    user_ids = [str(r.fields["user_id"]) for r in recipients if r.fields.get("user_id")]
+    if not platforms or not user_ids:
+        return list(recipients)
+    found = devices.users_with_active_devices(conn, tenant_id, user_ids, platforms)
+    return [
+        replace(
+            r,
+            device_platforms=frozenset(
+                p for p in platforms if (str(r.fields.get("user_id")), p) in found
+            ),
+        )
+        for r in recipients
+    ]
+
+
 def suppressed_addresses(
     conn: Connection, tenant_id: str, recipients: Sequence[Recipient], channels: Sequence[str]
 ) -> Mapping[str, str]:
@@ -111,6 +135,11 @@ def decide(
     A suppression is never bypassed; `critical` bypasses category opt-outs and quiet hours,
     not a channel the user turned off.
     """
+    if channel in CHANNEL_PLATFORMS:
+        # Devices, not an address: a user without an active one of this kind is unreachable.
+        if not recipient.device_platforms.intersection(CHANNEL_PLATFORMS[channel]):
+            return Decision("skipped", "no_device")
+        return _by_preferences(recipient, channel, category=category, critical=critical, now=now)
     address = recipient.address(channel)
     if not address:
         return Decision("skipped", "no_address")

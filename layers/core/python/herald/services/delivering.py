@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Callable
 from concurrent.futures import Executor, as_completed
@@ -12,7 +13,12 @@ from typing import Any, TypeVar
 
 from herald.aws.sns import EventPublisher
 from herald.aws.sqs import MessageQueue
-from herald.channels.base import PermanentSendError, RetryableSendError
+from herald.channels.base import (
+    FanOutResult,
+    PermanentSendError,
+    RetryableSendError,
+    RetryAfterError,
+)
 from herald.db import deliveries, notifications, suppressions
 from herald.db.connection import Connection, Database
 from herald.errors import HeraldError
@@ -23,10 +29,14 @@ logger = logging.getLogger(__name__)
 M = TypeVar("M")
 Compose = Callable[[dict[str, Any]], M]
 """Builds the provider message of one claimed delivery row (rendering its template)."""
-Send = Callable[[M], str]
-"""Sends one message; returns the provider message id or raises SendError."""
+Send = Callable[[M], str | FanOutResult]
+"""Sends one message; returns the provider message id, or each target's outcome for a
+message sent to several devices, or raises SendError."""
 Describe = Callable[[M], dict[str, Any]]
 """What to record about a composed message on its delivery (`attributes`), e.g. SMS segments."""
+OnTargets = Callable[[dict[str, Any], FanOutResult], list[dict[str, Any]]]
+"""Called (on the recording thread) with each fanned-out result, e.g. to deactivate the
+devices that are gone; returns the events to publish."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,12 @@ class BatchOutcome:
     retrying: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     not_claimed: int = 0
+    # A send that found nothing to send to (every device gone since dispatch).
+    skipped: list[str] = field(default_factory=list)
+
+    def count(self, delivery_id: str, status: str) -> None:
+        lists = {"sent": self.sent, "deferred": self.retrying, "skipped": self.skipped}
+        lists.get(status, self.failed).append(delivery_id)
 
 
 def deliver_batch(
@@ -63,6 +79,7 @@ def deliver_batch(
     lease_seconds: int,
     senders: Executor,
     describe: Describe[M] | None = None,
+    on_targets: OnTargets | None = None,
 ) -> BatchOutcome:
     """Send the deliveries of one channel message.
 
@@ -72,10 +89,15 @@ def deliver_batch(
     with reason `render_failed`; a composer may also refuse a delivery for good by raising
     PermanentSendError (its reason is recorded, no provider call is made). Provider calls
     run concurrently on `senders` (they are network-bound: one at a time, a batch of 500
-    would outlast the function's timeout);
-    each result is recorded by this thread as soon as it arrives, keeping the window in
-    which a crash could cause a resend to the sends in flight. A permanent error that names
-    a suppression (the recipient opted out at the provider) suppresses the address too.
+    would outlast the function's timeout); each result is recorded by this thread as soon
+    as it arrives, keeping the window in which a crash could cause a resend to the sends in
+    flight. A permanent error that names a suppression (the recipient opted out at the
+    provider) suppresses the address too; `describe` records facts about each composed
+    message (e.g. SMS segments) on its delivery.
+
+    A message sent to several devices (push, web push) returns each device's outcome: the
+    delivery is `sent` when one accepted, retried when none did and one may later, else
+    `failed`; its history event lists every device's result, and `on_targets` sees them.
     """
     # Single statements, each atomic on its own: no BEGIN/COMMIT round trips per delivery.
     conn = db.connection()
@@ -99,20 +121,18 @@ def deliver_batch(
     for future in as_completed(attempts):
         row = attempts[future]
         try:
-            status, fields, delay = future.result()
+            status, fields, delay, fanned_out = future.result()
         except Exception as exc:
             # Record every other result before failing the message: an unrecorded send
             # would be sent again once its lease lapses.
             unexpected = unexpected or exc
             continue
         _record_result(conn, row, status, fields, described.get(row["id"]))
-        if status == "sent":
-            outcome.sent.append(row["id"])
-        elif status == "deferred":
-            outcome.retrying.append(row["id"])
+        if fanned_out is not None and on_targets is not None:
+            events.extend(on_targets(row, fanned_out))
+        outcome.count(row["id"], status)
+        if status == "deferred":
             retry_delay = max(retry_delay, delay)
-        else:
-            outcome.failed.append(row["id"])
         if status in ("sent", "failed"):
             events.append(_event(row, status))
 
@@ -171,28 +191,68 @@ def _record_result(
         )
 
 
+Attempt = tuple[str, dict[str, Any], int, FanOutResult | None]
+"""The new status, the fields to record, a retry's delay in seconds, the fanned-out result."""
+
+
 def _attempt(
     message: M, send: Send[M], provider: str, policy: RetryPolicy, attempt: int
-) -> tuple[str, dict[str, Any], int]:
-    """Returns the new status, the fields to record and, for a retry, its delay in seconds."""
+) -> Attempt:
     try:
-        message_id = send(message)
+        result = send(message)
     except RetryableSendError as exc:
-        if attempt >= policy.max_attempts:
-            return "failed", {"provider": provider, "error": str(exc), "reason": "max_attempts"}, 0
-        delay = policy.delay_for(attempt)
-        next_at = datetime.now(UTC) + timedelta(seconds=delay)
-        return (
-            "deferred",
-            {"provider": provider, "error": str(exc), "next_attempt_at": next_at},
-            delay,
-        )
+        after = exc.retry_after_seconds if isinstance(exc, RetryAfterError) else None
+        return (*_retry(provider, str(exc), policy, attempt, after), None)
     except PermanentSendError as exc:
         fields = {"provider": provider, "error": str(exc), "reason": exc.reason}
         if exc.suppression:
             fields["suppression"] = exc.suppression
-        return "failed", fields, 0
-    return "sent", {"provider": provider, "provider_message_id": message_id}, 0
+        return "failed", fields, 0, None
+    if isinstance(result, FanOutResult):
+        return (*_fanned_out(result, provider, policy, attempt), result)
+    return "sent", {"provider": provider, "provider_message_id": result}, 0, None
+
+
+def _retry(
+    provider: str, error: str, policy: RetryPolicy, attempt: int, retry_after: float | None
+) -> tuple[str, dict[str, Any], int]:
+    """Deferred with backoff, never sooner than the provider's Retry-After; failed once the
+    attempts are spent."""
+    if attempt >= policy.max_attempts:
+        return "failed", {"provider": provider, "error": error, "reason": "max_attempts"}, 0
+    delay = policy.delay_for(attempt)
+    if retry_after is not None:
+        delay = min(policy.cap_seconds, max(delay, math.ceil(retry_after)))
+    next_at = datetime.now(UTC) + timedelta(seconds=delay)
+    return "deferred", {"provider": provider, "error": error, "next_attempt_at": next_at}, delay
+
+
+def _fanned_out(
+    result: FanOutResult, provider: str, policy: RetryPolicy, attempt: int
+) -> tuple[str, dict[str, Any], int]:
+    """One delivery's status from its devices' outcomes."""
+    targets = [
+        {"device_id": o.target_id, "status": o.status, "detail": o.detail} for o in result.outcomes
+    ]
+    accepted = [o for o in result.outcomes if o.status == "accepted"]
+    if accepted:
+        fields = {"provider": provider, "provider_message_id": accepted[0].detail}
+        return "sent", {**fields, "targets": targets}, 0
+    if not result.outcomes:
+        return "skipped", {"provider": provider, "reason": "no_device"}, 0
+    errors = "; ".join(o.detail for o in result.outcomes)[:500]
+    retries = [o for o in result.outcomes if o.status == "retry"]
+    if retries:
+        after = max((o.retry_after_seconds or 0 for o in retries), default=0) or None
+        status, fields, delay = _retry(provider, errors, policy, attempt, after)
+        return status, {**fields, "targets": targets}, delay
+    gone = all(o.status == "gone" for o in result.outcomes)
+    reason = "unregistered" if gone else "rejected"
+    return (
+        "failed",
+        {"provider": provider, "error": errors, "reason": reason, "targets": targets},
+        0,
+    )
 
 
 def _event(row: dict[str, Any], status: str) -> dict[str, Any]:

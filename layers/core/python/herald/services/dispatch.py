@@ -145,7 +145,12 @@ def dispatch_notification(
                 template = templates.load_compiled(
                     conn, tenant_id, row["template_id"], row["template_version"]
                 )
-            recipients = audience.resolve(conn, tenant_id, row["recipients"])
+            recipients = audience.with_devices(
+                conn,
+                tenant_id,
+                audience.resolve(conn, tenant_id, row["recipients"]),
+                row["channels"],
+            )
             planned = plan_deliveries(
                 recipients,
                 row["channels"],

@@ -25,7 +25,7 @@ from herald.models.notifications import (
     SendNotificationRequest,
     TemplateUsed,
 )
-from herald.services import idempotency, templates
+from herald.services import idempotency, push, templates
 from herald.services.cursors import decode_cursor, page_rows
 from herald.services.idempotency import StoredResponse
 from herald.services.sweep_schedule import SweepSchedule
@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 # Channels with a worker in this release. The API accepts every channel name of the
 # contract and answers 422 for one that cannot be delivered yet, rather than dropping it.
-AVAILABLE_CHANNELS: frozenset[Channel] = frozenset({"email", "sms", "whatsapp"})
+AVAILABLE_CHANNELS: frozenset[Channel] = frozenset({"email", "sms", "whatsapp", "push", "web_push"})
 # A send_at this far in the past is a mistake, not clock skew.
 SEND_AT_TOLERANCE = timedelta(seconds=5)
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
@@ -91,6 +91,18 @@ def _check_text_lengths(request: SendNotificationRequest, max_segments: int) -> 
             measure_text(text, max_segments, field=f"content.{channel}.text")
 
 
+def _check_payload_sizes(content: dict[str, dict[str, Any]]) -> None:
+    """Push and web push content must fit what the provider accepts (FCM's 4 KB, the
+    encrypted web push limit); a template is checked per recipient when it renders."""
+    problems = [
+        {"field": f"content.{channel}", "message": problem}
+        for channel, fields in content.items()
+        if (problem := push.oversized(channel, fields)) is not None
+    ]
+    if problems:
+        raise Unprocessable(problems[0]["message"], problems)
+
+
 def _resolve_content(
     conn: Connection, tenant_id: str, request: SendNotificationRequest
 ) -> tuple[list[Channel], TemplateSend | None]:
@@ -100,6 +112,7 @@ def _resolve_content(
         defined = request.content.channels()
         channels = request.channels or defined
         _check_channels(channels, request.fallback, defined)
+        _check_payload_sizes(request.content.as_stored())
         return list(dict.fromkeys(channels)), None
     if request.channels is not None:
         _check_channels(request.channels, request.fallback, None)

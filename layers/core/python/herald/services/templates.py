@@ -14,6 +14,7 @@ from herald.ids import new_id
 from herald.models.common import CHANNELS, INT4_MAX, Channel, Page
 from herald.models.templates import (
     CreateTemplateRequest,
+    PayloadInfo,
     PreviewOut,
     PreviewRequest,
     SmsInfo,
@@ -23,7 +24,7 @@ from herald.models.templates import (
     TemplateVersionIn,
     TemplateVersionSummary,
 )
-from herald.services import idempotency
+from herald.services import idempotency, push
 from herald.services.cursors import decode_cursor, page_rows
 from herald.services.email import complete_email
 from herald.templating import TemplateCache, sms_encoding
@@ -332,6 +333,10 @@ def preview(db: Database, tenant_id: str, key: str, request: PreviewRequest) -> 
             segments=encoding.segments,
             characters=encoding.characters,
         )
+    size, limit = push.payload_bytes(request.channel, content), push.payload_limit(request.channel)
+    payload = None
+    if size is not None and limit is not None:
+        payload = PayloadInfo(bytes=size, limit_bytes=limit, fits=size <= limit)
     return PreviewOut(
         key=key,
         version=row["version"],
@@ -339,6 +344,7 @@ def preview(db: Database, tenant_id: str, key: str, request: PreviewRequest) -> 
         locale=locale,
         content=content,
         sms=sms,
+        payload=payload,
     )
 
 

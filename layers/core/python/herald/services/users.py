@@ -1,19 +1,20 @@
 """Users: the tenant's recipients by their own ids, their export and their erasure.
 
 Herald holds, per user: the profile (`users`), preferences and their history
-(`preference_events`). Devices and the in-app inbox do not exist yet; when they do, export
-and erasure must cover them too. Suppressions are not the user's: they protect an address,
-whoever it belongs to, so an erasure keeps them (the export shows those of the user's
-addresses).
+(`preference_events`), devices (push tokens, web push subscriptions). The in-app inbox
+does not exist yet; when it does, export and erasure must cover it too. Suppressions are
+not the user's: they protect an address, whoever it belongs to, so an erasure keeps them
+(the export shows those of the user's addresses).
 """
 
 from __future__ import annotations
 
-from herald.db import preference_events, suppressions, users
+from herald.db import devices, preference_events, suppressions, users
 from herald.db.connection import Database, Row
 from herald.errors import NotFound
 from herald.models.suppressions import SuppressionOut
 from herald.models.users import PreferenceEventOut, UserExport, UserIn, UserOut
+from herald.services.devices import device_out
 from herald.services.preferences import stored_preferences
 
 
@@ -53,7 +54,7 @@ def export_user(db: Database, tenant_id: str, user_id: str) -> UserExport:
     return UserExport(
         user=_user_out(user),
         preferences=stored_preferences(user),
-        devices=[],
+        devices=[device_out(row) for row in devices.list_devices(conn, tenant_id, user_id)],
         suppressions=[SuppressionOut.model_validate(row) for row in suppressed],
         preference_events=[PreferenceEventOut.model_validate(row) for row in events],
     )
@@ -62,9 +63,10 @@ def export_user(db: Database, tenant_id: str, user_id: str) -> UserExport:
 def erase_user(db: Database, tenant_id: str, user_id: str) -> None:
     """Erase a user's personal data (right to erasure); NotFound for an unknown user.
 
-    The profile, preferences and preference history are deleted. Deliveries and
-    notifications that named the user keep their channel and status (so counts per status
-    survive) but lose the user id and address. Suppressions of the user's addresses stay.
+    The profile, preferences, preference history and devices (by cascade) are deleted.
+    Deliveries and notifications that named the user keep their channel and status (so
+    counts per status survive) but lose the user id and address. Suppressions of the
+    user's addresses stay.
     """
     with db.transaction() as conn:
         if not users.erase_user(conn, tenant_id, user_id):

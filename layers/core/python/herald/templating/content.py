@@ -33,8 +33,26 @@ CHANNEL_FIELDS: dict[str, dict[str, _Field]] = {
         "content_sid": _Field("text"),
         "content_variables": _Field("strings"),
     },
-    "push": {**_TITLE_BODY, "data": _Field("strings")},
-    "web_push": {**_TITLE_BODY, "url": _Field("text"), "data": _Field("json")},
+    "push": {
+        **_TITLE_BODY,
+        "data": _Field("strings"),
+        "image": _Field("text"),
+        "sound": _Field("text"),
+        "collapse_key": _Field("text"),
+        # Numbers and choices: kept as given (a string among them is a template).
+        "badge": _Field("json"),
+        "ttl_seconds": _Field("json"),
+        "priority": _Field("json"),
+    },
+    "web_push": {
+        **_TITLE_BODY,
+        "url": _Field("text"),
+        "icon": _Field("text"),
+        "data": _Field("json"),
+        "ttl_seconds": _Field("json"),
+        "urgency": _Field("json"),
+        "topic": _Field("text"),
+    },
     "in_app": {**_TITLE_BODY, "action_url": _Field("text"), "data": _Field("json")},
     "webhook": {"body": _Field("json", True)},
 }

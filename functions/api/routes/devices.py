@@ -1,0 +1,110 @@
+"""/v1/users/{user_id}/devices (scope users) and the VAPID public key browsers subscribe with."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from herald.aws.secrets import plain_secret
+from herald.errors import InvalidRequest, NotFound
+from herald.models.devices import DeviceIn, DeviceList, DeviceOut, VapidPublicKey
+from herald.services import devices, vapid
+from herald.services.auth import Principal
+
+from functions.api.dependencies import NO_API_KEY, db, scope, settings
+
+router = APIGatewayHttpRouter()
+
+UsersScope = Annotated[Principal, Depends(scope("users"))]
+UserId = Annotated[str, Path(min_length=1, max_length=255, description="Your own id for the user")]
+DeviceId = Annotated[str, Path(max_length=64, description="dev_…")]
+TAG = "Devices"
+_DEVICE_ID = re.compile(r"dev_[0-9A-Z]{26}")
+
+
+def _errors(*statuses: int) -> dict[int, Any]:
+    described = {
+        400: "Malformed body or parameters (VALIDATION_ERROR)",
+        401: "Missing or unknown API key",
+        403: "The key lacks the users scope",
+        404: "No such user or device",
+    }
+    return {status: {"description": described[status]} for status in statuses}
+
+
+def _user_id(raw: str) -> str:
+    """The path's user id, decoded; control characters (NUL among them) are refused."""
+    user_id = unquote(raw)
+    if not user_id or any(ord(c) < 32 for c in user_id):
+        raise InvalidRequest(
+            "invalid request: user_id",
+            [{"field": "user_id", "message": "must not contain control characters"}],
+        )
+    return user_id
+
+
+@router.post(
+    "/v1/users/<user_id>/devices",
+    tags=[TAG],
+    summary="Register a push token or web push subscription (again: same device, refreshed)",
+    responses={
+        200: {"description": "Already registered: the same device, refreshed"},
+        201: {"description": "A new device"},
+        **_errors(400, 401, 403, 404),
+    },
+)
+def register_device(user_id: UserId, body: DeviceIn, principal: UsersScope) -> Response[DeviceOut]:
+    device, created = devices.register_device(
+        db,
+        principal.tenant_id,
+        _user_id(user_id),
+        body,
+        max_per_platform=settings.max_devices_per_platform,
+        plain_http_origins=settings.web_push_plain_http_origins,
+    )
+    return Response(
+        status_code=201 if created else 200,
+        content_type=content_types.APPLICATION_JSON,
+        body=device,
+    )
+
+
+@router.get(
+    "/v1/users/<user_id>/devices",
+    tags=[TAG],
+    summary="A user's devices, active or not",
+    responses={200: {"description": "The devices, oldest first"}, **_errors(400, 401, 403, 404)},
+)
+def list_devices(user_id: UserId, principal: UsersScope) -> DeviceList:
+    return devices.list_devices(db, principal.tenant_id, _user_id(user_id))
+
+
+@router.delete(
+    "/v1/users/<user_id>/devices/<device_id>",
+    tags=[TAG],
+    summary="Forget a device",
+    responses={204: {"description": "Deleted"}, **_errors(400, 401, 403, 404)},
+)
+def delete_device(user_id: UserId, device_id: DeviceId, principal: UsersScope) -> Response[None]:
+    device = unquote(device_id)
+    if not _DEVICE_ID.fullmatch(device):
+        raise NotFound("device not found")
+    devices.delete_device(db, principal.tenant_id, _user_id(user_id), device)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/v1/web-push/vapid-public-key",
+    tags=[TAG],
+    summary="The VAPID public key for pushManager.subscribe (no API key)",
+    security=NO_API_KEY,
+    responses={200: {"description": "The key, base64url"}},
+)
+def vapid_public_key() -> VapidPublicKey:
+    secret = plain_secret(settings.required("vapid_secret_id"))
+    return VapidPublicKey(public_key=vapid.public_key(secret))
