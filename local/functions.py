@@ -14,6 +14,8 @@ HANDLER_MODULES = (
     "functions.dispatch.handler",
     "functions.dispatch.sweeper",
     "functions.workers.email_worker",
+    "functions.workers.in_app_worker",
+    "functions.realtime.handler",
 )
 
 
@@ -24,6 +26,8 @@ def function_environment(
     sendgrid_api_host: str | None,
     public_base_url: str = "http://127.0.0.1:8000",
     log_level: str = "WARNING",
+    websocket_url: str | None = None,
+    websocket_management_url: str | None = None,
 ) -> dict[str, str]:
     """The variables CDK gives the functions in AWS, pointing at the local parts instead."""
     environment = {
@@ -36,6 +40,9 @@ def function_environment(
     }
     if sendgrid_api_host:
         environment["HERALD_SENDGRID_API_HOST"] = sendgrid_api_host
+    if websocket_url and websocket_management_url:
+        environment["HERALD_WEBSOCKET_URL"] = websocket_url
+        environment["HERALD_WEBSOCKET_MANAGEMENT_URL"] = websocket_management_url
     return environment
 
 

@@ -34,6 +34,7 @@ from local.lambda_context import LocalFunction
 from local.pollers import QueuePoller
 from local.scheduler import SchedulerEmulator
 from local.simulator import ProviderSimulator
+from local.websocket import WebSocketGateway
 
 logger = logging.getLogger("herald.dev")
 
@@ -52,6 +53,8 @@ class RuntimeConfig:
     sendgrid_api_key: str | None = None
     sendgrid_webhook_public_key: str | None = None
     simulator_latency_ms: int = 0
+    # The inbox's realtime WebSocket, beside the HTTP API (0: the API's port + 1).
+    websocket_port: int = 0
 
     @classmethod
     def from_environment(cls) -> RuntimeConfig:
@@ -64,6 +67,7 @@ class RuntimeConfig:
             sendgrid_api_key=env.get("SENDGRID_API_KEY"),
             sendgrid_webhook_public_key=env.get("SENDGRID_WEBHOOK_PUBLIC_KEY"),
             simulator_latency_ms=int(env.get("HERALD_SIMULATOR_LATENCY_MS", "0")),
+            websocket_port=int(env.get("HERALD_WEBSOCKET_PORT", "0")),
         )
 
 
@@ -75,6 +79,7 @@ class Runtime:
     resources: Resources | None = None
     simulator: ProviderSimulator | None = None
     gateway: Gateway | None = None
+    websocket: WebSocketGateway | None = None
     _stoppables: list[Any] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _postgres: Any = None
@@ -99,6 +104,8 @@ class Runtime:
             self._provider_secret(self.simulator, simulator_key),
             links_secret=self._links_secret(),
         )
+        websocket_port = self.config.websocket_port or self.config.port + 1
+        management_port = free_port()
         os.environ.update(
             function_environment(
                 self.resources,
@@ -106,6 +113,8 @@ class Runtime:
                 sendgrid_api_host=None if self.config.sendgrid_api_key else self.simulator.url,
                 public_base_url=f"http://{self.config.host}:{self.config.port}",
                 log_level=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+                websocket_url=f"ws://{self.config.host}:{websocket_port}",
+                websocket_management_url=f"http://127.0.0.1:{management_port}",
             )
         )
         handlers = import_handlers()
@@ -116,6 +125,7 @@ class Runtime:
         for queue, module, name in (
             (self.resources.dispatch, "functions.dispatch.handler", "dispatch"),
             (self.resources.email, "functions.workers.email_worker", "email-worker"),
+            (self.resources.in_app, "functions.workers.in_app_worker", "in-app-worker"),
         ):
             function = LocalFunction(name, handlers[module].handler, 60)
             poller = QueuePoller(sqs, queue.url, queue.arn, function)
@@ -127,6 +137,14 @@ class Runtime:
         sweep_fn = LocalFunction("sweeper", handlers["functions.dispatch.sweeper"].handler, 60)
         threading.Thread(target=self._sweep_forever, args=(sweep_fn,), daemon=True).start()
 
+        self.websocket = WebSocketGateway(
+            self.config.host,
+            websocket_port,
+            management_port,
+            LocalFunction("realtime", handlers["functions.realtime.handler"].handler, 10),
+        )
+        self.websocket.start()
+        self._stoppables.append(self.websocket)
         self.gateway = Gateway(
             self.config.host,
             self.config.port,

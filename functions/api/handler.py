@@ -11,10 +11,11 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.api import errors
+from functions.api import errors, inbox_cors
 from functions.api.routes import (
     api_keys,
     end_user_pages,
+    inbox,
     notifications,
     operations,
     suppressions,
@@ -36,13 +37,17 @@ app.include_router(suppressions.router)
 app.include_router(end_user_pages.router)
 app.include_router(api_keys.router)
 app.include_router(operations.router)
+app.include_router(inbox.router)
 errors.register(app)
 app.configure_openapi(
     title="Herald",
     version="1",
     description="Multi-channel notifications: email, SMS, WhatsApp, push, web push, in-app inbox"
     " and webhooks. Authenticate with `Authorization: Bearer <api key>`.",
-    security_schemes={"apiKey": HTTPBearer(description="A Herald API key")},
+    security_schemes={
+        "apiKey": HTTPBearer(description="A Herald API key"),
+        "inboxToken": HTTPBearer(description="A user's inbox token (POST .../inbox-token)"),
+    },
     security=[{"apiKey": []}],
 )
 app.enable_swagger(path="/v1/docs")
@@ -72,4 +77,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "body": errors.error_body("PAYLOAD_TOO_LARGE", message, request_id),
             "isBase64Encoded": False,
         }
-    return app.resolve(event, context)
+    if (answer := inbox_cors.preflight(event)) is not None:
+        return answer
+    return inbox_cors.with_cors(event, app.resolve(event, context))

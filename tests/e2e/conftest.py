@@ -49,6 +49,7 @@ def start_herald(home: Path, key: str = "hk_e2e_dev_key_0123456789") -> LocalHer
         "HERALD_HOME": str(home),
         "HERALD_PORT": str(port),
         "HERALD_DEV_API_KEY": key,
+        "HERALD_WEBSOCKET_PORT": str(free_port()),
     }
     env.pop("DATABASE_URL", None)
     env.pop("AWS_ENDPOINT_URL", None)

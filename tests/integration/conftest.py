@@ -128,11 +128,12 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     stack: Stack = request.getfixturevalue("stack")
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE delivery_events, deliveries, idempotency_keys, notifications, api_keys,"
-            " users, preference_events, suppressions, tenants CASCADE"
+            "TRUNCATE inbox_connections, inbox_items, delivery_events, deliveries,"
+            " idempotency_keys, notifications, api_keys, users, preference_events, suppressions,"
+            " tenants CASCADE"
         )
     sqs = stack.sqs()
-    for queue in (stack.resources.dispatch, stack.resources.email):
+    for queue in (stack.resources.dispatch, stack.resources.email, stack.resources.in_app):
         for url in (queue.url, queue.dlq_url):
             sqs.purge_queue(QueueUrl=url)
     stack.simulator.outbox.clear()

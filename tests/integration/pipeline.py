@@ -49,9 +49,13 @@ def run_email_worker(stack: Stack) -> int:
     return _poll(stack, stack.resources.email, "workers.email_worker")
 
 
+def run_in_app_worker(stack: Stack) -> int:
+    return _poll(stack, stack.resources.in_app, "workers.in_app_worker")
+
+
 def run_pipeline(stack: Stack) -> None:
-    """Dispatch and send until both queues are empty."""
-    while run_dispatch(stack) + run_email_worker(stack):
+    """Dispatch and deliver until every queue is empty."""
+    while run_dispatch(stack) + run_email_worker(stack) + run_in_app_worker(stack):
         pass
 
 

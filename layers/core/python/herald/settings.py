@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     dispatch_queue_url: str | None = None
     dispatch_queue_arn: str | None = None
     email_queue_url: str | None = None
+    in_app_queue_url: str | None = None
     events_topic_arn: str | None = None
 
     schedule_group: str = "herald"
@@ -52,6 +53,12 @@ class Settings(BaseSettings):
     claim_lease_seconds: int = 120
     # Provider calls in flight at once per worker execution environment.
     send_concurrency: int = 16
+
+    # The management endpoint of the inbox WebSocket API
+    # (`https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`); unset: no realtime.
+    websocket_management_url: str | None = None
+    # What browsers connect to (`wss://{api-id}.execute-api.{region}.amazonaws.com/{stage}`).
+    websocket_url: str | None = None
 
     def required(self, name: str) -> str:
         """A setting this function cannot run without: fail at cold start, naming it."""

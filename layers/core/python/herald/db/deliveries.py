@@ -275,3 +275,26 @@ def fail_in_flight(
         " SELECT id, notification_id FROM d",
         {"ids": list(delivery_ids), "reason": reason, "error": error},
     ).fetchall()
+
+
+def record_many(
+    conn: Connection, delivery_ids: Sequence[str], *, status: str, provider: str
+) -> list[str]:
+    """Record one outcome for many claimed deliveries, with their history, in one statement
+    (channels that store rather than send: every delivery of the batch ends alike).
+    Returns the ids moved; a delivery no longer `sending` keeps its status."""
+    if not delivery_ids:
+        return []
+    rows = conn.execute(
+        "WITH d AS ("
+        "  UPDATE deliveries SET status = %(status)s, provider = %(provider)s, error = NULL,"
+        "    next_attempt_at = NULL, lease_expires_at = NULL, updated_at = now()"
+        "  WHERE id = ANY(%(ids)s) AND status = 'sending' RETURNING tenant_id, id"
+        "), history AS ("
+        "  INSERT INTO delivery_events (tenant_id, delivery_id, status)"
+        "  SELECT tenant_id, id, %(status)s FROM d"
+        ")"
+        " SELECT id FROM d",
+        {"ids": list(delivery_ids), "status": status, "provider": provider},
+    ).fetchall()
+    return [r["id"] for r in rows]

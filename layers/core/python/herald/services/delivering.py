@@ -14,7 +14,7 @@ from herald.aws.sns import EventPublisher
 from herald.aws.sqs import MessageQueue
 from herald.channels.base import PermanentSendError, RetryableSendError
 from herald.db import deliveries, notifications
-from herald.db.connection import Database
+from herald.db.connection import Connection, Database
 from herald.errors import HeraldError
 from herald.models.messages import ChannelMessage
 
@@ -25,6 +25,9 @@ Compose = Callable[[dict[str, Any]], M]
 """Builds the provider message of one claimed delivery row (rendering its template)."""
 Send = Callable[[M], str]
 """Sends one message; returns the provider message id or raises SendError."""
+Store = Callable[[Connection, list[tuple[dict[str, Any], M]]], list[Any]]
+"""Stores the composed messages of many claimed deliveries (row, message) in one statement,
+inside the transaction that records their outcome; returns what it stored."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class BatchOutcome:
     retrying: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     not_claimed: int = 0
+    # What a bulk channel stored (`deliver_stored_batch`), for its worker to announce.
+    stored: list[Any] = field(default_factory=list)
 
 
 def deliver_batch(
@@ -121,20 +126,77 @@ def deliver_batch(
         )
     touched = list({row["notification_id"] for row in claimed})
     if touched:
-        closed = notifications.complete_finished(conn, touched)
-        events.extend(
-            {
-                "type": "notification.completed",
-                "tenant_id": n["tenant_id"],
-                "notification_id": n["id"],
-                "status": n["status"],
-                "at": datetime.now(UTC).isoformat(),
-            }
-            for n in closed
-        )
+        events.extend(_completed(conn, touched))
     if events:
         publisher.publish(events)
     return outcome
+
+
+def deliver_stored_batch(
+    db: Database,
+    message: ChannelMessage,
+    *,
+    provider: str,
+    compose: Compose[M],
+    store: Store[M],
+    status: str,
+    publisher: EventPublisher,
+    lease_seconds: int,
+) -> BatchOutcome:
+    """Deliver one channel message by storing it: the loop of a channel whose "provider" is
+    Herald's own database (the in-app inbox), so there is nothing to retry.
+
+    Claims like `deliver_batch` (a redelivered message or a concurrent worker stores
+    nothing twice), composes each delivery (a render failure fails that delivery alone),
+    then stores every message and records every outcome as `status` in one transaction:
+    a few statements per batch, whatever its size.
+    """
+    conn = db.connection()
+    claimed = deliveries.claim(conn, message.tenant_id, message.delivery_ids, lease_seconds)
+    outcome = BatchOutcome(not_claimed=len(message.delivery_ids) - len(claimed))
+    events: list[dict[str, Any]] = []
+    composed: list[tuple[dict[str, Any], M]] = []
+    for row in claimed:
+        try:
+            composed.append((row, compose(row)))
+        except HeraldError as exc:
+            deliveries.record_outcome(
+                conn, row["id"], status="failed", error=exc.message, reason="render_failed"
+            )
+            outcome.failed.append(row["id"])
+            events.append(_event(row, "failed"))
+    if composed:
+        with db.transaction() as tx:
+            outcome.stored = store(tx, composed)
+            moved = set(
+                deliveries.record_many(
+                    tx, [row["id"] for row, _ in composed], status=status, provider=provider
+                )
+            )
+        for row, _ in composed:
+            if row["id"] in moved:
+                outcome.sent.append(row["id"])
+                events.append(_event(row, status))
+    touched = list({row["notification_id"] for row in claimed})
+    if touched:
+        events.extend(_completed(conn, touched))
+    if events:
+        publisher.publish(events)
+    return outcome
+
+
+def _completed(conn: Connection, notification_ids: list[str]) -> list[dict[str, Any]]:
+    """Close the notifications with nothing left in flight; their `completed` events."""
+    return [
+        {
+            "type": "notification.completed",
+            "tenant_id": n["tenant_id"],
+            "notification_id": n["id"],
+            "status": n["status"],
+            "at": datetime.now(UTC).isoformat(),
+        }
+        for n in notifications.complete_finished(conn, notification_ids)
+    ]
 
 
 def _attempt(

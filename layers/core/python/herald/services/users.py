@@ -1,15 +1,15 @@
 """Users: the tenant's recipients by their own ids, their export and their erasure.
 
 Herald holds, per user: the profile (`users`), preferences and their history
-(`preference_events`). Devices and the in-app inbox do not exist yet; when they do, export
-and erasure must cover them too. Suppressions are not the user's: they protect an address,
-whoever it belongs to, so an erasure keeps them (the export shows those of the user's
-addresses).
+(`preference_events`), and their in-app inbox (`inbox_items`). Devices do not exist yet;
+when they do, export and erasure must cover them too. Suppressions are not the user's: they
+protect an address, whoever it belongs to, so an erasure keeps them (the export shows those
+of the user's addresses).
 """
 
 from __future__ import annotations
 
-from herald.db import preference_events, suppressions, users
+from herald.db import inbox, inbox_connections, preference_events, suppressions, users
 from herald.db.connection import Database, Row
 from herald.errors import NotFound
 from herald.models.suppressions import SuppressionOut
@@ -62,12 +62,16 @@ def export_user(db: Database, tenant_id: str, user_id: str) -> UserExport:
 def erase_user(db: Database, tenant_id: str, user_id: str) -> None:
     """Erase a user's personal data (right to erasure); NotFound for an unknown user.
 
-    The profile, preferences and preference history are deleted. Deliveries and
+    The profile, preferences, preference history and in-app inbox are deleted. Deliveries and
     notifications that named the user keep their channel and status (so counts per status
     survive) but lose the user id and address. Suppressions of the user's addresses stay.
     """
     with db.transaction() as conn:
-        if not users.erase_user(conn, tenant_id, user_id):
+        erased = users.erase_user(conn, tenant_id, user_id)
+        # In-app items need only a user id: a user never stored may still have an inbox.
+        items = inbox.delete_items_of_user(conn, tenant_id, user_id)
+        inbox_connections.remove_connections_of_user(conn, tenant_id, user_id)
+        if not erased and not items:
             raise NotFound(f"user '{user_id}' not found")
         preference_events.delete_events_of_user(conn, tenant_id, user_id)
 

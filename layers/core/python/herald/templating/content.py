@@ -29,7 +29,13 @@ CHANNEL_FIELDS: dict[str, dict[str, _Field]] = {
     "whatsapp": {"text": _Field("text", True)},
     "push": {**_TITLE_BODY, "data": _Field("strings")},
     "web_push": {**_TITLE_BODY, "url": _Field("text"), "data": _Field("json")},
-    "in_app": {**_TITLE_BODY, "action_url": _Field("text"), "data": _Field("json")},
+    "in_app": {
+        **_TITLE_BODY,
+        "action_url": _Field("text"),
+        "actions": _Field("json"),
+        "data": _Field("json"),
+        "expires_at": _Field("json"),
+    },
     "webhook": {"body": _Field("json", True)},
 }
 """Only email's html is HTML (autoescaped); in json fields every string is a template."""
