@@ -24,9 +24,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from herald.db.connection import Database
 from herald.services.tenants import create_tenant
 
-from local.aws_resources import REGION, Resources, provision
+from local.aws_resources import REGION, Resources, free_port, provision
 from local.functions import function_environment, import_handlers
+from local.lambda_context import LocalFunction
 from local.simulator import ProviderSimulator
+from local.websocket import WebSocketGateway
 
 SIMULATOR_KEY = "SG.integration-tests"
 # Signs end-user links, as the secret CDK generates does in AWS; tests issue tokens with it.
@@ -45,6 +47,8 @@ class Stack:
     callback_key: ec.EllipticCurvePrivateKey
     # The HMAC key of unsubscribe and preference links (the links secret's value).
     links_secret: bytes
+    # The inbox's realtime WebSocket API, served by the real realtime handler.
+    websocket: WebSocketGateway
 
     def sign_sendgrid(self, payload: str, timestamp: str | None = None) -> dict[str, str]:
         timestamp = timestamp or str(int(time.time()))
@@ -98,14 +102,28 @@ def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
         },
         links_secret=LINKS_SECRET,
     )
+    websocket_port, management_port = free_port(), free_port()
     os.environ.update(
-        function_environment(resources, database_url, sendgrid_api_host=simulator.url)
+        function_environment(
+            resources,
+            database_url,
+            sendgrid_api_host=simulator.url,
+            websocket_url=f"ws://127.0.0.1:{websocket_port}",
+            websocket_management_url=f"http://127.0.0.1:{management_port}",
+        )
     )
     # Retries without waiting, so a test can walk a delivery through all its attempts.
     os.environ["HERALD_RETRY_BASE_SECONDS"] = "0"
     handlers = {
         name.removeprefix("functions."): module for name, module in import_handlers().items()
     }
+    websocket = WebSocketGateway(
+        "127.0.0.1",
+        websocket_port,
+        management_port,
+        LocalFunction("realtime", handlers["realtime.handler"].handler, 10),
+    )
+    websocket.start()
     db = Database(database_url)
     yield Stack(
         resources=resources,
@@ -114,7 +132,9 @@ def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
         handlers=handlers,
         callback_key=callback_key,
         links_secret=LINKS_SECRET.encode(),
+        websocket=websocket,
     )
+    websocket.stop()
     db.close()
     simulator.stop()
 
