@@ -18,7 +18,11 @@ from infra.constants import (
     EMAIL_MAX_CONCURRENCY,
     EMAIL_QUEUE_NAME,
     EMAIL_WORKER_FUNCTION,
+    IN_APP_MAX_CONCURRENCY,
+    IN_APP_QUEUE_NAME,
+    IN_APP_WORKER_FUNCTION,
     MIGRATIONS_FUNCTION,
+    REALTIME_FUNCTION,
     SWEEP_INTERVAL,
     SWEEPER_FUNCTION,
     WEBHOOKS_FUNCTION,
@@ -30,6 +34,7 @@ from infra.migrations import MigrationsOnDeploy
 from infra.monitoring import DeadLetterAlarms
 from infra.network import Network
 from infra.queues import RedrivenQueue
+from infra.realtime import InboxWebSocketApi
 from infra.scheduler import SendScheduler
 from infra.secrets import LinkSigningSecret, ProviderSecret
 from infra.workers import consume, run_every
@@ -74,7 +79,16 @@ class HeraldStack(Stack):
             consumer_timeout=EMAIL_WORKER_FUNCTION.timeout,
             environment_prefix="HERALD_EMAIL_QUEUE",
         )
+        in_app_queue = RedrivenQueue(
+            self,
+            "InAppQueue",
+            queue_name=IN_APP_QUEUE_NAME,
+            consumer_timeout=IN_APP_WORKER_FUNCTION.timeout,
+            environment_prefix="HERALD_IN_APP_QUEUE",
+        )
         scheduler = SendScheduler(self, "Scheduler", target_queue=dispatch_queue.queue)
+        # browsers <--WebSocket-- inbox changes (item created, counts).
+        inbox_socket = InboxWebSocketApi(self, "InboxWebSocket")
 
         # client --HTTPS--> HTTP API --> functions/api: writes, sends now or schedules.
         api = HttpApi(self, "Api")
@@ -89,6 +103,8 @@ class HeraldStack(Stack):
                 scheduler.schedule_writer(),
                 api.public_url(),
                 link_signing.reader(),  # opens unsubscribe and preference links
+                events.publisher(),  # delivery.read when an inbox item is read
+                inbox_socket.pusher(),  # inbox counts after each change
             ],
         )
         api.route_default(api_function.function)
@@ -103,6 +119,7 @@ class HeraldStack(Stack):
             uses=[
                 database.client(),
                 email_queue.sender(),
+                in_app_queue.sender(),
                 events.publisher(),
                 dispatch_queue.sender(),
                 scheduler.schedule_writer(),
@@ -117,7 +134,12 @@ class HeraldStack(Stack):
             spec=SWEEPER_FUNCTION,
             platform=platform,
             # Stalled notifications go back to dispatch, stalled deliveries to their channel.
-            uses=[database.client(), dispatch_queue.sender(), email_queue.sender()],
+            uses=[
+                database.client(),
+                dispatch_queue.sender(),
+                email_queue.sender(),
+                in_app_queue.sender(),
+            ],
         )
         run_every(self, "SweepSchedule", sweeper_function.function, SWEEP_INTERVAL)
 
@@ -144,6 +166,25 @@ class HeraldStack(Stack):
             max_batching_window=EMAIL_MAX_BATCHING_WINDOW,
         )
 
+        # in_app queue --> functions/workers/in_app_worker --> inbox items --> browsers.
+        in_app_worker = HeraldFunction(
+            self,
+            "InAppWorkerFunction",
+            spec=IN_APP_WORKER_FUNCTION,
+            platform=platform,
+            uses=[database.client(), events.publisher(), inbox_socket.pusher()],
+        )
+        consume(in_app_worker.function, in_app_queue, max_concurrency=IN_APP_MAX_CONCURRENCY)
+        realtime_function = HeraldFunction(
+            self,
+            "RealtimeFunction",
+            spec=REALTIME_FUNCTION,
+            platform=platform,
+            # Verifies the user's inbox token: reads the link-signing key.
+            uses=[database.client(), link_signing.reader()],
+        )
+        inbox_socket.route_connections(realtime_function.function)
+
         # provider callbacks --HTTPS--> functions/webhooks --> delivery status, events.
         webhooks_function = HeraldFunction(
             self,
@@ -166,11 +207,15 @@ class HeraldStack(Stack):
             self, "Migrations", function=migrations_function.function, after=[database]
         )
 
-        DeadLetterAlarms(self, "DeadLetterAlarms", queues=[dispatch_queue, email_queue])
+        DeadLetterAlarms(
+            self, "DeadLetterAlarms", queues=[dispatch_queue, email_queue, in_app_queue]
+        )
 
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "DispatchQueueUrl", value=dispatch_queue.queue.queue_url)
         CfnOutput(self, "EmailQueueUrl", value=email_queue.queue.queue_url)
+        CfnOutput(self, "InAppQueueUrl", value=in_app_queue.queue.queue_url)
+        CfnOutput(self, "InboxWebSocketUrl", value=inbox_socket.url)
         CfnOutput(self, "EventsTopicArn", value=events.topic.topic_arn)
         CfnOutput(self, "ProviderSecretName", value=providers.secret.secret_name)
         CfnOutput(self, "LinksSecretName", value=link_signing.secret.secret_name)

@@ -1,4 +1,4 @@
-"""The six functions: handlers, sizes, runtime, environment contract, one role each."""
+"""The eight functions: handlers, sizes, runtime, environment contract, one role each."""
 
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_SCHEDULER_ROLE_ARN",
             "HERALD_PUBLIC_BASE_URL",
             "HERALD_LINKS_SECRET_ID",
+            # The inbox: delivery.read when an item is read, counts to the user's browsers.
+            "HERALD_EVENTS_TOPIC_ARN",
+            "HERALD_WEBSOCKET_URL",
+            "HERALD_WEBSOCKET_MANAGEMENT_URL",
         },
     ),
     "functions.webhooks.handler.handler": (
@@ -42,6 +46,8 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
         {
             "HERALD_EMAIL_QUEUE_URL",
             "HERALD_EMAIL_QUEUE_ARN",
+            "HERALD_IN_APP_QUEUE_URL",
+            "HERALD_IN_APP_QUEUE_ARN",
             "HERALD_EVENTS_TOPIC_ARN",
             # Quiet hours: a one-time schedule wakes the notification up on this queue.
             "HERALD_DISPATCH_QUEUE_URL",
@@ -58,6 +64,8 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_DISPATCH_QUEUE_ARN",
             "HERALD_EMAIL_QUEUE_URL",
             "HERALD_EMAIL_QUEUE_ARN",
+            "HERALD_IN_APP_QUEUE_URL",
+            "HERALD_IN_APP_QUEUE_ARN",
         },
     ),
     "functions.workers.email_worker.handler": (
@@ -73,6 +81,16 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_LINKS_SECRET_ID",
         },
     ),
+    "functions.workers.in_app_worker.handler": (
+        60,
+        512,
+        {
+            "HERALD_EVENTS_TOPIC_ARN",
+            "HERALD_WEBSOCKET_URL",
+            "HERALD_WEBSOCKET_MANAGEMENT_URL",
+        },
+    ),
+    "functions.realtime.handler.handler": (10, 256, {"HERALD_LINKS_SECRET_ID"}),
     "functions.migrations.handler.handler": (300, 256, set()),
 }
 
@@ -82,7 +100,7 @@ def _environment(function: dict[str, Any]) -> dict[str, Any]:
     return variables
 
 
-def test_the_six_functions_have_their_contracted_handlers_and_sizes(resources: Resources) -> None:
+def test_the_eight_functions_have_their_contracted_handlers_and_sizes(resources: Resources) -> None:
     # given
     functions = herald_functions(resources)
 

@@ -90,7 +90,8 @@ def test_each_function_may_do_what_its_job_needs(
 @pytest.mark.parametrize(
     ("handler", "forbidden"),
     [
-        ("functions.api.handler.handler", {"sns:Publish", "secretsmanager:PutSecretValue"}),
+        # The API publishes one event type (delivery.read, when an inbox item is read).
+        ("functions.api.handler.handler", {"sqs:ReceiveMessage", "secretsmanager:PutSecretValue"}),
         (
             "functions.migrations.handler.handler",
             {"sqs:SendMessage", "sns:Publish", "iam:PassRole"},
@@ -168,7 +169,7 @@ def test_schedule_group_and_the_role_the_scheduler_assumes(resources: Resources)
     assert actions == {"sqs:SendMessage"}
 
 
-def test_only_the_api_and_the_email_worker_may_read_the_link_signing_key(
+def test_only_the_api_the_email_worker_and_realtime_may_read_the_link_signing_key(
     resources: Resources,
 ) -> None:
     # given
@@ -194,6 +195,11 @@ def test_only_the_api_and_the_email_worker_may_read_the_link_signing_key(
     }
 
     # then
-    assert readers == {"functions.api.handler.handler", "functions.workers.email_worker.handler"}
+    assert readers == {
+        "functions.api.handler.handler",
+        "functions.workers.email_worker.handler",
+        # It verifies the inbox token a browser connects with.
+        "functions.realtime.handler.handler",
+    }
     generated = resources[secret_id]["Properties"]["GenerateSecretString"]
     assert generated["PasswordLength"] == 64 and generated["ExcludePunctuation"] is True
