@@ -377,8 +377,11 @@ def test_a_recipient_without_a_user_id_is_skipped(stack: Stack, tenant: Tenant) 
         {"title": "x", "body": "y", "actions": [{"label": "a", "url": "data:text/html,hi"}]},
         {"title": "x", "body": "y", "actions": [{"label": "a", "url": "/a"}] * 4},
         {"title": "x", "body": "y", "expires_at": "2030-01-01T00:00:00"},
+        {"title": "a\u0000b", "body": "y"},
+        {"title": "x", "body": "y", "data": {"k": "\u0000"}},
+        {"title": "x", "body": "y", "expires_at": "99999-01-01T00:00:00Z"},
     ],
-    ids=["javascript-url", "data-url", "four-actions", "naive-expiry"],
+    ids=["javascript-url", "data-url", "four-actions", "naive-expiry", "nul", "nul-data", "year"],
 )
 def test_unsafe_or_malformed_in_app_content_is_refused(
     stack: Stack, tenant: Tenant, content: dict[str, Any]

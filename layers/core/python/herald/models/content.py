@@ -101,6 +101,26 @@ class InAppContent(BaseModel):
         default=None, description="After this instant the item leaves the inbox"
     )
 
+    @model_validator(mode="after")
+    def _storable(self) -> InAppContent:
+        # PostgreSQL text and jsonb cannot hold U+0000: refuse it here, naming the field.
+        for name, value in self:
+            if _holds_nul(value):
+                raise ValueError(f"in_app.{name} must not contain NUL characters")
+        return self
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    if isinstance(value, BaseModel):
+        return any(_holds_nul(v) for _, v in value)
+    return False
+
 
 class WebhookContent(BaseModel):
     model_config = ConfigDict(extra="forbid")
