@@ -25,6 +25,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from bench.inbox import bench_inbox
 from bench.templates import bench_template_renders
 
 ACCEPTS = 300
@@ -276,6 +277,7 @@ def main() -> None:
     accept_latency(bench)
     fan_out(bench)
     callback(bench)
+    bench_inbox(bench)
     bench.simulator.stop()
     print()
     bench_template_renders()

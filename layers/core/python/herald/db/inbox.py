@@ -124,7 +124,7 @@ def get_item(conn: Connection, tenant_id: str, user_id: str, item_id: str) -> Ro
     ).fetchone()
 
 
-_COUNTS = (
+COUNTS = (
     # Three counts, each answered from its own partial index (an index-only scan).
     "SELECT"
     " (SELECT count(*) FROM inbox_items i WHERE i.tenant_id = {t} AND i.user_id = {u}"
@@ -139,7 +139,7 @@ _COUNTS = (
 def counts(conn: Connection, tenant_id: str, user_id: str) -> Row:
     """{unread, unseen, total} of the active items, in one statement."""
     row = conn.execute(
-        _COUNTS.format(t="%(tenant)s", u="%(user)s"), {"tenant": tenant_id, "user": user_id}
+        COUNTS.format(t="%(tenant)s", u="%(user)s"), {"tenant": tenant_id, "user": user_id}
     ).fetchone()
     assert row is not None
     return row
@@ -152,7 +152,7 @@ def counts_of_users(conn: Connection, tenant_id: str, user_ids: Sequence[str]) -
     rows = conn.execute(
         "SELECT u.user_id, c.unread, c.unseen, c.total"
         " FROM unnest(%(users)s::text[]) AS u(user_id),"
-        f" LATERAL ({_COUNTS.format(t='%(tenant)s', u='u.user_id')}) AS c",
+        f" LATERAL ({COUNTS.format(t='%(tenant)s', u='u.user_id')}) AS c",
         {"tenant": tenant_id, "users": list(user_ids)},
     ).fetchall()
     return {r["user_id"]: r for r in rows}
