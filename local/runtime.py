@@ -166,6 +166,10 @@ class Runtime:
         the pollers and the scheduler, whose invocations in flight finish while moto and the
         simulator still answer them, then those, then PostgreSQL."""
         self._stop.set()
+        # Every poller's last receive ends at once, rather than one after another.
+        for part in self._stoppables:
+            if isinstance(part, QueuePoller):
+                part.request_stop()
         for part in reversed(self._stoppables):
             try:
                 part.stop()

@@ -124,11 +124,7 @@ def deliver_batch(
             ),
             delay_seconds=retry_delay,
         )
-    touched = list({row["notification_id"] for row in claimed})
-    if touched:
-        events.extend(_completed(conn, touched))
-    if events:
-        publisher.publish(events)
+    _finish(conn, claimed, events, publisher)
     return outcome
 
 
@@ -177,26 +173,31 @@ def deliver_stored_batch(
             if row["id"] in moved:
                 outcome.sent.append(row["id"])
                 events.append(_event(row, status))
-    touched = list({row["notification_id"] for row in claimed})
-    if touched:
-        events.extend(_completed(conn, touched))
-    if events:
-        publisher.publish(events)
+    _finish(conn, claimed, events, publisher)
     return outcome
 
 
-def _completed(conn: Connection, notification_ids: list[str]) -> list[dict[str, Any]]:
-    """Close the notifications with nothing left in flight; their `completed` events."""
-    return [
-        {
-            "type": "notification.completed",
-            "tenant_id": n["tenant_id"],
-            "notification_id": n["id"],
-            "status": n["status"],
-            "at": datetime.now(UTC).isoformat(),
-        }
-        for n in notifications.complete_finished(conn, notification_ids)
-    ]
+def _finish(
+    conn: Connection,
+    claimed: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    publisher: EventPublisher,
+) -> None:
+    """Close the notifications left with nothing in flight, then publish every event."""
+    touched = list({row["notification_id"] for row in claimed})
+    if touched:
+        events.extend(
+            {
+                "type": "notification.completed",
+                "tenant_id": n["tenant_id"],
+                "notification_id": n["id"],
+                "status": n["status"],
+                "at": datetime.now(UTC).isoformat(),
+            }
+            for n in notifications.complete_finished(conn, touched)
+        )
+    if events:
+        publisher.publish(events)
 
 
 def _attempt(
