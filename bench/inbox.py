@@ -78,8 +78,6 @@ def bench_inbox(bench: Any) -> None:
             {"t": tenant_id, "u": "heavy"},
         ).fetchall()
     )
-    scans = sorted(
-        {line.split(" on ")[1].split()[0] for line in plan.splitlines() if " on " in line}
-    )
-    print(f"  (plan: {', '.join(scans)})")
+    nodes = [line.strip().removeprefix("->").split("  (")[0].strip() for line in plan.splitlines()]
+    print("  plan: " + "; ".join(node for node in nodes if "Scan" in node))
     db.close()

@@ -31,12 +31,14 @@ logger = Logger()
 tracer = Tracer()
 settings = Settings()
 db = Database(database_url(settings), settings.database_prepare_threshold)
-publisher = EventPublisher(settings.required("events_topic_arn"))
+# Calls to SNS and to the WebSocket API are network-bound: a batch's go out concurrently.
+calls = ThreadPoolExecutor(max_workers=settings.send_concurrency, thread_name_prefix="post")
+publisher = EventPublisher(settings.required("events_topic_arn"), executor=calls)
 realtime = InboxRealtime(
     ConnectionPoster(settings.websocket_management_url)
     if settings.websocket_management_url
     else None,
-    ThreadPoolExecutor(max_workers=settings.send_concurrency, thread_name_prefix="post"),
+    calls,
 )
 processor = BatchProcessor(event_type=EventType.SQS)
 
