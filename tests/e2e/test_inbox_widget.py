@@ -193,3 +193,27 @@ def test_the_widget_script_is_cached_with_an_etag(herald: LocalHerald) -> None:
 def _counts(herald: LocalHerald, user_id: str) -> dict[str, int]:
     with herald.client() as client:
         return dict(client.get(f"/v1/users/{user_id}/inbox/count").json())
+
+
+def test_load_more_brings_the_older_items(herald: LocalHerald, widget_page: Page) -> None:
+    # given: a user with more items than one page of the widget (20)
+    user_id = f"u_{uuid.uuid4().hex[:8]}"
+    for n in range(22):
+        send(herald, user_id, f"Update {n:02d}", "Something changed.")
+    wait_for(lambda: total(herald, user_id) == 22, timeout=30)
+    with herald.client() as client:
+        token = client.post(f"/v1/users/{user_id}/inbox-token").json()["token"]
+    page = widget_page
+    page.locator("herald-inbox").evaluate("(inbox, token) => { inbox.token = token; }", token)
+    expect(bell(page, 22)).to_be_visible()
+    bell(page, 22).click()
+    expect(page.get_by_text("Update 21")).to_be_visible()
+    expect(page.get_by_text("Update 01")).to_have_count(0)
+
+    # when
+    page.get_by_role("button", name="Load more").click()
+
+    # then: the two oldest follow, and there is nothing more to load
+    expect(page.get_by_text("Update 00")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("^Update "))).to_have_count(22)
+    expect(page.get_by_role("button", name="Load more")).to_be_hidden()
