@@ -92,6 +92,7 @@ footer[hidden] { display: none; }
       this.items = [];
       this.counts = { unread: 0, unseen: 0, total: 0 };
       this.cursor = null;
+      this.changes = 0;
       this.socket = null;
       this.backoff = 1000;
       this.generation = 0;
@@ -185,11 +186,18 @@ footer[hidden] { display: none; }
       item.read_at = new Date().toISOString();
       this.setCounts({ ...this.counts, unread: Math.max(0, this.counts.unread - 1) });
       this.render();
+      const change = ++this.changes;
       try {
         await this.request("POST", `/${encodeURIComponent(item.id)}/read`);
       } finally {
-        this.setCounts(await this.request("GET", "/count"));
+        await this.recount(change);
       }
+    }
+
+    // The server's counts after a change, unless a newer change made them stale meanwhile.
+    async recount(change) {
+      const counts = await this.request("GET", "/count");
+      if (change === this.changes) this.setCounts(counts);
     }
 
     async readAll() {
@@ -200,7 +208,9 @@ footer[hidden] { display: none; }
       this.render();
       // The button is disabled now: keep the keyboard inside the panel.
       if (hadFocus) (this.list.querySelector(".item") || this.bell).focus();
+      const change = ++this.changes;
       await this.request("POST", "/read-all");
+      await this.recount(change);
     }
 
     // -- realtime ----------------------------------------------------------------------
