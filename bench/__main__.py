@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench import costs
+from bench.inbox import bench_inbox
 from bench.push import bench_push
 from bench.sms import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, bench_sms, twilio_secret
 from bench.templates import bench_template_renders
@@ -415,6 +416,7 @@ def main() -> None:
     delivery_costs(bench)
     print()
     bench_push(bench, bench.tenant_id)
+    bench_inbox(bench)
     bench.simulator.stop()
     print()
     bench_template_renders()

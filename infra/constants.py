@@ -88,6 +88,12 @@ WEB_PUSH_WORKER_FUNCTION = FunctionSpec(
     Duration.seconds(60),
     512,
 )
+IN_APP_WORKER_FUNCTION = FunctionSpec(
+    "in-app-worker", "functions.workers.in_app_worker.handler", "workers", Duration.seconds(60), 512
+)
+REALTIME_FUNCTION = FunctionSpec(
+    "realtime", "functions.realtime.handler.handler", "realtime", Duration.seconds(10), 256
+)
 MIGRATIONS_FUNCTION = FunctionSpec(
     "migrations", "functions.migrations.handler.handler", "migrations", Duration.seconds(300), 256
 )
@@ -102,6 +108,13 @@ DISPATCH_QUEUE_NAME = f"{NAME_PREFIX}-dispatch"
 EMAIL_QUEUE_NAME = f"{NAME_PREFIX}-email"
 SMS_QUEUE_NAME = f"{NAME_PREFIX}-sms"
 WHATSAPP_QUEUE_NAME = f"{NAME_PREFIX}-whatsapp"
+IN_APP_QUEUE_NAME = f"{NAME_PREFIX}-in-app"
+# In-app batches are a few statements each: few workers keep up with many sends.
+IN_APP_MAX_CONCURRENCY = 5
+# The inbox WebSocket API: one stage; throttled like the HTTP API.
+WEBSOCKET_STAGE_NAME = "live"
+WEBSOCKET_THROTTLE_RATE = 100
+WEBSOCKET_THROTTLE_BURST = 200
 # Concurrency caps per event source mapping keep the database connection count bounded.
 DISPATCH_MAX_CONCURRENCY = 5
 EMAIL_MAX_CONCURRENCY = 10

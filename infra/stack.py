@@ -18,11 +18,15 @@ from infra.constants import (
     EMAIL_MAX_CONCURRENCY,
     EMAIL_QUEUE_NAME,
     EMAIL_WORKER_FUNCTION,
+    IN_APP_MAX_CONCURRENCY,
+    IN_APP_QUEUE_NAME,
+    IN_APP_WORKER_FUNCTION,
     MIGRATIONS_FUNCTION,
     NAME_PREFIX,
     PUSH_MAX_CONCURRENCY,
     PUSH_QUEUE_NAME,
     PUSH_WORKER_FUNCTION,
+    REALTIME_FUNCTION,
     SMS_QUEUE_NAME,
     SMS_WORKER_FUNCTION,
     SWEEPER_FUNCTION,
@@ -42,6 +46,7 @@ from infra.monitoring import DeadLetterAlarms
 from infra.network import Network
 from infra.profile import DeploymentProfile
 from infra.queues import RedrivenQueue
+from infra.realtime import InboxWebSocketApi
 from infra.scheduler import SendScheduler
 from infra.secrets import LinkSigningSecret, ProviderSecret, VapidSecret
 from infra.workers import consume
@@ -50,7 +55,9 @@ from infra.workers import consume
 class HeraldStack(Stack):
     """API -> dispatch -> per-channel workers, with Aurora as the one source of truth."""
 
-    def __init__(
+    # One statement per resource, top to bottom in the order of the architecture diagram: the
+    # length is the architecture's, and splitting it would hide the wiring between the parts.
+    def __init__(  # noqa: PLR0915
         self,
         scope: Construct,
         construct_id: str,
@@ -125,6 +132,15 @@ class HeraldStack(Stack):
             consumer_timeout=WEB_PUSH_WORKER_FUNCTION.timeout,
             environment_prefix="HERALD_WEB_PUSH_QUEUE",
         )
+        in_app_queue = RedrivenQueue(
+            self,
+            "InAppQueue",
+            queue_name=IN_APP_QUEUE_NAME,
+            consumer_timeout=IN_APP_WORKER_FUNCTION.timeout,
+            environment_prefix="HERALD_IN_APP_QUEUE",
+        )
+        # browsers <--WebSocket-- inbox changes (item created, counts).
+        inbox_socket = InboxWebSocketApi(self, "InboxWebSocket")
 
         # client --HTTPS--> HTTP API --> functions/api: writes, sends now or schedules.
         api = HttpApi(self, "Api")
@@ -141,6 +157,8 @@ class HeraldStack(Stack):
                 api.public_url(),
                 link_signing.reader(),  # opens unsubscribe and preference links
                 vapid_keys.reader(),  # serves the VAPID public key
+                events.publisher(),  # delivery.read when an inbox item is read
+                inbox_socket.pusher(),  # inbox counts after each change
             ],
         )
         api.route_default(api_function.function)
@@ -159,6 +177,7 @@ class HeraldStack(Stack):
                 whatsapp_queue.sender(),
                 push_queue.sender(),
                 web_push_queue.sender(),
+                in_app_queue.sender(),
                 events.publisher(),
                 dispatch_queue.sender(),
                 scheduler.schedule_writer(),
@@ -186,6 +205,7 @@ class HeraldStack(Stack):
                 scheduler.sweep_arming(),
                 push_queue.sender(),
                 web_push_queue.sender(),
+                in_app_queue.sender(),
             ],
         )
 
@@ -266,6 +286,24 @@ class HeraldStack(Stack):
             ],
         )
         consume(web_push_worker.function, web_push_queue, max_concurrency=WEB_PUSH_MAX_CONCURRENCY)
+        # in_app queue --> functions/workers/in_app_worker --> inbox items --> browsers.
+        in_app_worker = HeraldFunction(
+            self,
+            "InAppWorkerFunction",
+            spec=IN_APP_WORKER_FUNCTION,
+            platform=platform,
+            uses=[database.client(), events.publisher(), inbox_socket.pusher()],
+        )
+        consume(in_app_worker.function, in_app_queue, max_concurrency=IN_APP_MAX_CONCURRENCY)
+        realtime_function = HeraldFunction(
+            self,
+            "RealtimeFunction",
+            spec=REALTIME_FUNCTION,
+            platform=platform,
+            # Verifies the user's inbox token: reads the link-signing key.
+            uses=[database.client(), link_signing.reader()],
+        )
+        inbox_socket.route_connections(realtime_function.function)
 
         # provider callbacks --HTTPS--> functions/webhooks --> delivery status, events.
         webhooks_function = HeraldFunction(
@@ -300,6 +338,7 @@ class HeraldStack(Stack):
                 whatsapp_queue,
                 push_queue,
                 web_push_queue,
+                in_app_queue,
             ],
         )
 
@@ -311,6 +350,8 @@ class HeraldStack(Stack):
         CfnOutput(self, "PushQueueUrl", value=push_queue.queue.queue_url)
         CfnOutput(self, "WebPushQueueUrl", value=web_push_queue.queue.queue_url)
         CfnOutput(self, "VapidSecretName", value=vapid_keys.secret.secret_name)
+        CfnOutput(self, "InAppQueueUrl", value=in_app_queue.queue.queue_url)
+        CfnOutput(self, "InboxWebSocketUrl", value=inbox_socket.url)
         CfnOutput(self, "EventsTopicArn", value=events.topic.topic_arn)
         CfnOutput(self, "ProviderSecretName", value=providers.secret.secret_name)
         CfnOutput(self, "LinksSecretName", value=link_signing.secret.secret_name)

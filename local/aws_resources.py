@@ -32,6 +32,7 @@ class Queue:
 class Resources:
     dispatch: Queue
     email: Queue
+    in_app: Queue
     events_topic_arn: str
     provider_secret_id: str
     links_secret_id: str
@@ -47,6 +48,7 @@ class Resources:
             "HERALD_DISPATCH_QUEUE_URL": self.dispatch.url,
             "HERALD_DISPATCH_QUEUE_ARN": self.dispatch.arn,
             "HERALD_EMAIL_QUEUE_URL": self.email.url,
+            "HERALD_IN_APP_QUEUE_URL": self.in_app.url,
             "HERALD_EVENTS_TOPIC_ARN": self.events_topic_arn,
             "HERALD_SCHEDULE_GROUP": SCHEDULE_GROUP,
             "HERALD_SCHEDULER_ROLE_ARN": SCHEDULER_ROLE_ARN,
@@ -112,6 +114,7 @@ def provision(
     sqs = boto3.client("sqs", region_name=REGION)
     dispatch = _queue(sqs, f"{prefix}-dispatch", visibility_timeout)
     email = _queue(sqs, f"{prefix}-email", visibility_timeout)
+    in_app = _queue(sqs, f"{prefix}-in-app", visibility_timeout)
     topic_arn = boto3.client("sns", region_name=REGION).create_topic(Name=f"{prefix}-events")[
         "TopicArn"
     ]
@@ -121,6 +124,7 @@ def provision(
     return Resources(
         dispatch=dispatch,
         email=email,
+        in_app=in_app,
         events_topic_arn=topic_arn,
         provider_secret_id=_secret(f"{prefix}/providers", json.dumps(provider_secret)),
         links_secret_id=_secret(f"{prefix}/links", links_secret or new_links_secret()),

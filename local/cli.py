@@ -18,13 +18,14 @@ def _dev(_: argparse.Namespace) -> int:
     except BaseException:
         runtime.stop()
         raise
-    assert runtime.gateway is not None
+    assert runtime.gateway is not None and runtime.websocket is not None
     print(
         f"\nHerald is running on {runtime.gateway.url}\n"
         f"  API key (admin, dev tenant): {runtime.api_key}\n"
         f"  also in {runtime.config.home / 'dev-api-key'}\n"
         f"  outbox:   {runtime.gateway.url}/_dev/outbox\n"
         f"  API docs: {runtime.gateway.url}/v1/docs\n"
+        f"  inbox realtime (WebSocket): {runtime.websocket.url}\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )

@@ -19,6 +19,8 @@ HANDLER_MODULES = (
     "functions.workers.whatsapp_worker",
     "functions.workers.push_worker",
     "functions.workers.web_push_worker",
+    "functions.workers.in_app_worker",
+    "functions.realtime.handler",
 )
 
 
@@ -31,6 +33,8 @@ def function_environment(
     log_level: str = "WARNING",
     twilio_api_base_url: str | None = None,
     simulator_url: str | None = None,
+    websocket_url: str | None = None,
+    websocket_management_url: str | None = None,
 ) -> dict[str, str]:
     """The variables CDK gives the functions in AWS, pointing at the local parts instead."""
     environment = {
@@ -49,6 +53,9 @@ def function_environment(
         # Local only: FCM requests go to the simulator, and its web push endpoints are http.
         environment["HERALD_FCM_SIMULATOR_URL"] = simulator_url
         environment["HERALD_WEB_PUSH_PLAIN_HTTP_ORIGINS"] = json.dumps([simulator_url])
+    if websocket_url and websocket_management_url:
+        environment["HERALD_WEBSOCKET_URL"] = websocket_url
+        environment["HERALD_WEBSOCKET_MANAGEMENT_URL"] = websocket_management_url
     return environment
 
 

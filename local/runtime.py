@@ -37,6 +37,7 @@ from local.lambda_context import LocalFunction
 from local.pollers import PollerGroup, QueuePoller
 from local.scheduler import SchedulerEmulator
 from local.simulator import ProviderSimulator
+from local.websocket import WebSocketGateway
 
 logger = logging.getLogger("herald.dev")
 
@@ -63,6 +64,8 @@ class RuntimeConfig:
     twilio_from_number: str | None = None
     twilio_messaging_service_sid: str | None = None
     twilio_whatsapp_from: str | None = None
+    # The inbox's realtime WebSocket, beside the HTTP API (0: the API's port + 1).
+    websocket_port: int = 0
 
     @classmethod
     def from_environment(cls) -> RuntimeConfig:
@@ -80,6 +83,7 @@ class RuntimeConfig:
             twilio_from_number=env.get("TWILIO_FROM_NUMBER"),
             twilio_messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID"),
             twilio_whatsapp_from=env.get("TWILIO_WHATSAPP_FROM"),
+            websocket_port=int(env.get("HERALD_WEBSOCKET_PORT", "0")),
         )
 
 
@@ -91,6 +95,7 @@ class Runtime:
     resources: Resources | None = None
     simulator: ProviderSimulator | None = None
     gateway: Gateway | None = None
+    websocket: WebSocketGateway | None = None
     _stoppables: list[Any] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _postgres: Any = None
@@ -123,6 +128,8 @@ class Runtime:
             vapid_secret=vapid_secret,
         )
         self.simulator.expect_vapid_key(vapid.public_key(vapid_secret))
+        websocket_port = self.config.websocket_port or self.config.port + 1
+        management_port = free_port()
         os.environ.update(
             function_environment(
                 self.resources,
@@ -132,6 +139,8 @@ class Runtime:
                 log_level=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
                 twilio_api_base_url=None if self.config.twilio_account_sid else self.simulator.url,
                 simulator_url=self.simulator.url,
+                websocket_url=f"ws://{self.config.host}:{websocket_port}",
+                websocket_management_url=f"http://127.0.0.1:{management_port}",
             )
         )
         handlers = import_handlers()
@@ -147,6 +156,7 @@ class Runtime:
             (self.resources.whatsapp, "functions.workers.whatsapp_worker", "whatsapp-worker"),
             (self.resources.push, "functions.workers.push_worker", "push-worker"),
             (self.resources.web_push, "functions.workers.web_push_worker", "web-push-worker"),
+            (self.resources.in_app, "functions.workers.in_app_worker", "in-app-worker"),
         ):
             function = LocalFunction(name, handlers[module].handler, 60)
             pollers.append(QueuePoller(sqs, queue.url, queue.arn, function))
@@ -167,6 +177,14 @@ class Runtime:
         # As in AWS, sweeps then run on the one-time schedules work in flight arms.
         threading.Thread(target=self._sweep_once, args=(sweep_fn,), daemon=True).start()
 
+        self.websocket = WebSocketGateway(
+            self.config.host,
+            websocket_port,
+            management_port,
+            LocalFunction("realtime", handlers["functions.realtime.handler"].handler, 10),
+        )
+        self.websocket.start()
+        self._stoppables.append(self.websocket)
         self.gateway = Gateway(
             self.config.host,
             self.config.port,

@@ -10,12 +10,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.event_handler.request import Request
 from herald.aws.scheduler import OneTimeScheduler
 from herald.aws.secrets import database_url, link_signing_key
+from herald.aws.sns import EventPublisher
 from herald.aws.sqs import MessageQueue
 from herald.aws.sweeps import sweep_schedule
+from herald.aws.websocket import ConnectionPoster
 from herald.db.connection import Database
 from herald.services.auth import Principal, authenticate
 from herald.services.idempotency import StoredResponse
+from herald.services.inbox import InboxPorts
 from herald.services.notifications import SendPorts
+from herald.services.realtime import InboxRealtime
 from herald.settings import Settings
 from pydantic import BaseModel
 
@@ -79,3 +83,14 @@ def replayable(result: StoredResponse, model: type[M]) -> Response[M]:
         body=model.model_validate(result.body),
         headers=headers,
     )
+
+
+# The inbox: reading an item publishes `delivery.read`; changes reach the user's browsers.
+inbox_ports = InboxPorts(
+    publisher=EventPublisher(settings.required("events_topic_arn")),
+    realtime=InboxRealtime(
+        ConnectionPoster(settings.websocket_management_url)
+        if settings.websocket_management_url
+        else None
+    ),
+)

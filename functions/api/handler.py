@@ -10,13 +10,14 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.errors import HeraldError
 
-from functions.api import errors, guards
+from functions.api import errors, guards, inbox_cors
 from functions.api.contract import HeraldResolver
-from functions.api.openapi_security import BEARER_API_KEY
+from functions.api.openapi_security import SECURITY_SCHEMES
 from functions.api.routes import (
     api_keys,
     devices,
     end_user_pages,
+    inbox,
     notifications,
     operations,
     suppressions,
@@ -35,13 +36,14 @@ app.include_router(suppressions.router)
 app.include_router(end_user_pages.router)
 app.include_router(api_keys.router)
 app.include_router(operations.router)
+app.include_router(inbox.router)
 errors.register(app)
 app.configure_openapi(
     title="Herald",
     version="1",
     description="Multi-channel notifications: email, SMS, WhatsApp, push, web push, in-app inbox"
     " and webhooks. Authenticate with `Authorization: Bearer <api key>`.",
-    security_schemes=BEARER_API_KEY,
+    security_schemes=SECURITY_SCHEMES,
     security=[{"apiKey": []}],
 )
 app.enable_swagger(path="/v1/docs")
@@ -69,4 +71,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "body": errors.error_body(exc.code, exc.message, request_id, exc.details),
             "isBase64Encoded": False,
         }
-    return app.resolve(event, context)
+    if (answer := inbox_cors.preflight(event)) is not None:
+        return answer
+    return inbox_cors.with_cors(event, app.resolve(event, context))

@@ -13,5 +13,12 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.models import SecurityScheme
 
-_BEARER: dict[str, Any] = {"type": "http", "scheme": "bearer", "description": "A Herald API key"}
-BEARER_API_KEY = cast("dict[str, SecurityScheme]", {"apiKey": _BEARER})
+_API_KEY: dict[str, Any] = {"type": "http", "scheme": "bearer", "description": "A Herald API key"}
+_INBOX_TOKEN: dict[str, Any] = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "A user's inbox token (POST .../inbox-token)",
+}
+SECURITY_SCHEMES = cast(
+    "dict[str, SecurityScheme]", {"apiKey": _API_KEY, "inboxToken": _INBOX_TOKEN}
+)

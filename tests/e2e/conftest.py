@@ -51,6 +51,7 @@ def start_herald(
         "HERALD_HOME": str(home),
         "HERALD_PORT": str(port),
         "HERALD_DEV_API_KEY": key,
+        "HERALD_WEBSOCKET_PORT": str(free_port()),
         **(env or {}),
     }
     env.pop("DATABASE_URL", None)

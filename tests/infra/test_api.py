@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
@@ -12,9 +13,18 @@ from tests.infra.cfn import Resources, logical_id, of_type
 pytestmark = pytest.mark.infra
 
 
+def _of_http_api(resources: Resources, type_name: str) -> list[dict[str, Any]]:
+    """Resources of `type_name` that belong to the HTTP API (not the inbox WebSocket API)."""
+    return [
+        resource
+        for resource in of_type(resources, type_name).values()
+        if resources[resource["Properties"]["ApiId"]["Ref"]]["Properties"]["ProtocolType"] == "HTTP"
+    ]
+
+
 def test_default_route_goes_to_the_api_and_callbacks_to_webhooks(resources: Resources) -> None:
     # given
-    routes = of_type(resources, "AWS::ApiGatewayV2::Route").values()
+    routes = _of_http_api(resources, "AWS::ApiGatewayV2::Route")
 
     # when
     handlers = {}
@@ -34,7 +44,7 @@ def test_default_route_goes_to_the_api_and_callbacks_to_webhooks(resources: Reso
 
 def test_the_stage_is_throttled_and_logs_every_request(resources: Resources) -> None:
     # given
-    (stage,) = of_type(resources, "AWS::ApiGatewayV2::Stage").values()
+    (stage,) = _of_http_api(resources, "AWS::ApiGatewayV2::Stage")
 
     # when
     properties = stage["Properties"]

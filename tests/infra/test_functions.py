@@ -38,6 +38,10 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_PUBLIC_BASE_URL",
             "HERALD_LINKS_SECRET_ID",
             "HERALD_VAPID_SECRET_ID",
+            # The inbox: delivery.read when an item is read, counts to the user's browsers.
+            "HERALD_EVENTS_TOPIC_ARN",
+            "HERALD_WEBSOCKET_URL",
+            "HERALD_WEBSOCKET_MANAGEMENT_URL",
         },
     ),
     "functions.webhooks.handler.handler": (
@@ -56,6 +60,8 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_WHATSAPP_QUEUE_URL",
             "HERALD_WHATSAPP_QUEUE_ARN",
             *PUSH_QUEUES,
+            "HERALD_IN_APP_QUEUE_URL",
+            "HERALD_IN_APP_QUEUE_ARN",
             "HERALD_EVENTS_TOPIC_ARN",
             # Quiet hours: a one-time schedule wakes the notification up on this queue.
             "HERALD_DISPATCH_QUEUE_URL",
@@ -82,6 +88,8 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_SCHEDULER_ROLE_ARN",
             "HERALD_SWEEPER_ARN",
             *PUSH_QUEUES,
+            "HERALD_IN_APP_QUEUE_URL",
+            "HERALD_IN_APP_QUEUE_ARN",
         },
     ),
     "functions.workers.email_worker.handler": (
@@ -132,6 +140,16 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_EVENTS_TOPIC_ARN",
         },
     ),
+    "functions.workers.in_app_worker.handler": (
+        60,
+        512,
+        {
+            "HERALD_EVENTS_TOPIC_ARN",
+            "HERALD_WEBSOCKET_URL",
+            "HERALD_WEBSOCKET_MANAGEMENT_URL",
+        },
+    ),
+    "functions.realtime.handler.handler": (10, 256, {"HERALD_LINKS_SECRET_ID"}),
     "functions.migrations.handler.handler": (300, 256, set()),
 }
 

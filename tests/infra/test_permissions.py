@@ -122,7 +122,8 @@ def test_each_function_may_do_what_its_job_needs(
 @pytest.mark.parametrize(
     ("handler", "forbidden"),
     [
-        ("functions.api.handler.handler", {"sns:Publish", "secretsmanager:PutSecretValue"}),
+        # The API publishes one event type (delivery.read, when an inbox item is read).
+        ("functions.api.handler.handler", {"sqs:ReceiveMessage", "secretsmanager:PutSecretValue"}),
         (
             "functions.migrations.handler.handler",
             {"sqs:SendMessage", "sns:Publish", "iam:PassRole"},
@@ -244,7 +245,12 @@ def _secret_readers(resources: Resources, name: str) -> tuple[set[str], dict[str
     [
         (
             "herald/links",
-            {"functions.api.handler.handler", "functions.workers.email_worker.handler"},
+            {
+                "functions.api.handler.handler",
+                "functions.workers.email_worker.handler",
+                # It verifies the inbox token a browser connects with.
+                "functions.realtime.handler.handler",
+            },
         ),
         (
             "herald/vapid",

@@ -26,9 +26,11 @@ from herald.services import vapid
 from herald.services.tenants import create_tenant
 from twilio.request_validator import RequestValidator
 
-from local.aws_resources import REGION, Resources, provision
+from local.aws_resources import REGION, Resources, free_port, provision
 from local.functions import function_environment, import_handlers
+from local.lambda_context import LocalFunction
 from local.simulator import ProviderSimulator
+from local.websocket import WebSocketGateway
 
 SIMULATOR_KEY = "SG.integration-tests"
 TWILIO_ACCOUNT_SID = "AC" + "1" * 32
@@ -55,6 +57,8 @@ class Stack:
     callback_key: ec.EllipticCurvePrivateKey
     # The HMAC key of unsubscribe and preference links (the links secret's value).
     links_secret: bytes
+    # The inbox's realtime WebSocket API, served by the real realtime handler.
+    websocket: WebSocketGateway
 
     def sign_sendgrid(self, payload: str, timestamp: str | None = None) -> dict[str, str]:
         timestamp = timestamp or str(int(time.time()))
@@ -127,6 +131,7 @@ def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
         vapid_secret=VAPID_SECRET,
     )
     simulator.expect_vapid_key(vapid.public_key(VAPID_SECRET))
+    websocket_port, management_port = free_port(), free_port()
     os.environ.update(
         function_environment(
             resources,
@@ -135,6 +140,8 @@ def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
             public_base_url=PUBLIC_BASE_URL,
             twilio_api_base_url=simulator.url,
             simulator_url=simulator.url,
+            websocket_url=f"ws://127.0.0.1:{websocket_port}",
+            websocket_management_url=f"http://127.0.0.1:{management_port}",
         )
     )
     # Retries without waiting, so a test can walk a delivery through all its attempts.
@@ -142,6 +149,13 @@ def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
     handlers = {
         name.removeprefix("functions."): module for name, module in import_handlers().items()
     }
+    websocket = WebSocketGateway(
+        "127.0.0.1",
+        websocket_port,
+        management_port,
+        LocalFunction("realtime", handlers["realtime.handler"].handler, 10),
+    )
+    websocket.start()
     db = Database(database_url)
     yield Stack(
         resources=resources,
@@ -150,7 +164,9 @@ def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
         handlers=handlers,
         callback_key=callback_key,
         links_secret=LINKS_SECRET.encode(),
+        websocket=websocket,
     )
+    websocket.stop()
     db.close()
     simulator.stop()
 
@@ -164,8 +180,9 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     stack: Stack = request.getfixturevalue("stack")
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
         conn.execute(
-            "TRUNCATE delivery_events, deliveries, idempotency_keys, notifications, api_keys,"
-            " users, preference_events, suppressions, whatsapp_sessions, tenants CASCADE"
+            "TRUNCATE inbox_connections, inbox_items, delivery_events, deliveries,"
+            " idempotency_keys, notifications, api_keys, users, preference_events, suppressions,"
+            " whatsapp_sessions, tenants CASCADE"
         )
     sqs = stack.sqs()
     resources = stack.resources
@@ -176,6 +193,7 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         resources.whatsapp,
         resources.push,
         resources.web_push,
+        resources.in_app,
     ):
         for url in (queue.url, queue.dlq_url):
             sqs.purge_queue(QueueUrl=url)

@@ -65,6 +65,10 @@ def run_web_push_worker(stack: Stack) -> int:
     return _poll(stack, stack.resources.web_push, "workers.web_push_worker")
 
 
+def run_in_app_worker(stack: Stack) -> int:
+    return _poll(stack, stack.resources.in_app, "workers.in_app_worker")
+
+
 def run_pipeline(stack: Stack) -> None:
     """Dispatch and send until every queue is empty."""
     while (
@@ -74,6 +78,7 @@ def run_pipeline(stack: Stack) -> None:
         + run_whatsapp_worker(stack)
         + run_push_worker(stack)
         + run_web_push_worker(stack)
+        + run_in_app_worker(stack)
     ):
         pass
 

@@ -120,12 +120,19 @@ def test_a_subject_must_render_to_one_sendable_line(subject: str, message: str) 
         ),
         (
             "in_app",
-            {"title": "T", "body": "B", "data": {"n": 1, "tags": ["{{ code }}", True]}},
+            {
+                "title": "T",
+                "body": "B",
+                "actions": [{"label": "Track {{ code }}", "url": "/track/{{ code }}"}],
+                "data": {"n": 1, "tags": ["{{ code }}", True]},
+            },
             {
                 "title": "T",
                 "body": "B",
                 "action_url": None,
+                "actions": [{"label": "Track <42>", "url": "/track/<42>"}],
                 "data": {"n": 1, "tags": ["<42>", True]},
+                "expires_at": None,
             },
         ),
         (

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     email_queue_url: str | None = None
     push_queue_url: str | None = None
     web_push_queue_url: str | None = None
+    in_app_queue_url: str | None = None
     events_topic_arn: str | None = None
 
     schedule_group: str = "herald"
@@ -93,6 +94,11 @@ class Settings(BaseSettings):
         "Herald notifications. Reply STOP to unsubscribe, START to resubscribe. "
         "Msg&data rates may apply."
     )
+    # The management endpoint of the inbox WebSocket API
+    # (`https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`); unset: no realtime.
+    websocket_management_url: str | None = None
+    # What browsers connect to (`wss://{api-id}.execute-api.{region}.amazonaws.com/{stage}`).
+    websocket_url: str | None = None
 
     def required(self, name: str) -> str:
         """A setting this function cannot run without: fail at cold start, naming it."""

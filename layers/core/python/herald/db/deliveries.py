@@ -317,3 +317,26 @@ def record_provider_errors(conn: Connection, errors: Sequence[tuple[str, str]]) 
         " AS e(id, error) WHERE d.id = e.id",
         ([e[0] for e in errors], [e[1] for e in errors]),
     )
+
+
+def record_many(
+    conn: Connection, delivery_ids: Sequence[str], *, status: str, provider: str
+) -> list[str]:
+    """Record one outcome for many claimed deliveries, with their history, in one statement
+    (channels that store rather than send: every delivery of the batch ends alike).
+    Returns the ids moved; a delivery no longer `sending` keeps its status."""
+    if not delivery_ids:
+        return []
+    rows = conn.execute(
+        "WITH d AS ("
+        "  UPDATE deliveries SET status = %(status)s, provider = %(provider)s, error = NULL,"
+        "    next_attempt_at = NULL, lease_expires_at = NULL, updated_at = now()"
+        "  WHERE id = ANY(%(ids)s) AND status = 'sending' RETURNING tenant_id, id"
+        "), history AS ("
+        "  INSERT INTO delivery_events (tenant_id, delivery_id, status)"
+        "  SELECT tenant_id, id, %(status)s FROM d"
+        ")"
+        " SELECT id FROM d",
+        {"ids": list(delivery_ids), "status": status, "provider": provider},
+    ).fetchall()
+    return [r["id"] for r in rows]

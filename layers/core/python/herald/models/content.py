@@ -6,9 +6,10 @@ Jinja2 template rendered per recipient).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from herald.models.common import CHANNELS, Channel
 
@@ -138,13 +139,64 @@ class WebPushContent(BaseModel):
     )
 
 
+# Links an inbox item may carry: a browser follows them, so never `javascript:` or `data:`.
+_LINK = re.compile(r"^(https?://|/(?!/))", re.IGNORECASE)
+MAX_INBOX_ACTIONS = 3
+
+
+def check_link(value: str) -> str:
+    """An http(s) URL or a path on the embedding site; ValueError for anything else.
+
+    Template strings (`{{ url }}`) are checked once rendered, by the in-app composer.
+    """
+    if not _LINK.match(value) and "{{" not in value:
+        raise ValueError("must be an http(s) URL or a path starting with /")
+    return value
+
+
+Link = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(check_link)]
+
+
+class InAppAction(BaseModel):
+    """A button on an inbox item."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(min_length=1, max_length=100)
+    url: Link
+
+
 class InAppContent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=MAX_SHORT_TEXT)
     body: str = Field(min_length=1, max_length=MAX_BODY_LENGTH)
-    action_url: str | None = Field(default=None, max_length=2048)
+    action_url: Link | None = Field(default=None, description="Opened when the item is clicked")
+    actions: list[InAppAction] | None = Field(default=None, max_length=MAX_INBOX_ACTIONS)
     data: dict[str, Any] | None = None
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="After this instant the item leaves the inbox"
+    )
+
+    @model_validator(mode="after")
+    def _storable(self) -> InAppContent:
+        # PostgreSQL text and jsonb cannot hold U+0000: refuse it here, naming the field.
+        for name, value in self:
+            if _holds_nul(value):
+                raise ValueError(f"in_app.{name} must not contain NUL characters")
+        return self
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    if isinstance(value, BaseModel):
+        return any(_holds_nul(v) for _, v in value)
+    return False
 
 
 class WebhookContent(BaseModel):

@@ -20,6 +20,9 @@ from herald.services.quiet_hours import quiet_until
 
 # The recipient field that holds each channel's address.
 ADDRESS_FIELD: dict[str, str] = {"email": "email", "sms": "phone", "whatsapp": "phone"}
+# An in-app item is addressed to the user id itself: no address to suppress.
+ADDRESS_FIELD["in_app"] = "user_id"
+USER_ADDRESSED: frozenset[str] = frozenset({"in_app"})
 # Quiet hours without a known time zone are read in UTC.
 DEFAULT_TIMEZONE = "UTC"
 
@@ -116,7 +119,7 @@ def suppressed_addresses(
         suppressions.normalize_address(address)
         for recipient in recipients
         for channel in channels
-        if (address := recipient.address(channel))
+        if channel not in USER_ADDRESSED and (address := recipient.address(channel))
     }
     return suppressions.suppressed(conn, tenant_id, sorted(addresses))
 
@@ -143,7 +146,7 @@ def decide(
     address = recipient.address(channel)
     if not address:
         return Decision("skipped", "no_address")
-    if suppressions.normalize_address(address) in suppressed:
+    if channel not in USER_ADDRESSED and suppressions.normalize_address(address) in suppressed:
         return Decision("skipped", "suppressed")
     return _by_preferences(recipient, channel, category=category, critical=critical, now=now)
 

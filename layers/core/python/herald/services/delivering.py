@@ -32,6 +32,9 @@ Compose = Callable[[dict[str, Any]], M]
 Send = Callable[[M], str | FanOutResult]
 """Sends one message; returns the provider message id, or each target's outcome for a
 message sent to several devices, or raises SendError."""
+Store = Callable[[Connection, list[tuple[dict[str, Any], M]]], list[Any]]
+"""Stores the composed messages of many claimed deliveries (row, message) in one statement,
+inside the transaction that records their outcome; returns what it stored."""
 Describe = Callable[[M], dict[str, Any]]
 """What to record about a composed message on its delivery (`attributes`), e.g. SMS segments."""
 OnTargets = Callable[[dict[str, Any], FanOutResult], list[dict[str, Any]]]
@@ -60,6 +63,8 @@ class BatchOutcome:
     not_claimed: int = 0
     # A send that found nothing to send to (every device gone since dispatch).
     skipped: list[str] = field(default_factory=list)
+    # What a bulk channel stored (`deliver_stored_batch`), for its worker to announce.
+    stored: list[Any] = field(default_factory=list)
 
     def count(self, delivery_id: str, status: str) -> None:
         lists = {"sent": self.sent, "deferred": self.retrying, "skipped": self.skipped}
@@ -145,9 +150,66 @@ def deliver_batch(
             ),
             delay_seconds=retry_delay,
         )
+    _finish(conn, claimed, events, publisher)
+    return outcome
+
+
+def deliver_stored_batch(
+    db: Database,
+    message: ChannelMessage,
+    *,
+    provider: str,
+    compose: Compose[M],
+    store: Store[M],
+    status: str,
+    publisher: EventPublisher,
+    lease_seconds: int,
+) -> BatchOutcome:
+    """Deliver one channel message by storing it: the loop of a channel whose "provider" is
+    Herald's own database (the in-app inbox), so there is nothing to retry.
+
+    Claims like `deliver_batch` (a redelivered message or a concurrent worker stores
+    nothing twice), composes each delivery (a render failure fails that delivery alone),
+    then stores every message and records every outcome as `status` in one transaction:
+    a few statements per batch, whatever its size.
+    """
+    conn = db.connection()
+    claimed = deliveries.claim(conn, message.tenant_id, message.delivery_ids, lease_seconds)
+    outcome = BatchOutcome(not_claimed=len(message.delivery_ids) - len(claimed))
+    events: list[dict[str, Any]] = []
+    composed: list[tuple[dict[str, Any], M]] = []
+    for row in claimed:
+        try:
+            composed.append((row, compose(row)))
+        except (HeraldError, PermanentSendError) as exc:
+            _record_refusal(conn, row, exc)
+            outcome.failed.append(row["id"])
+            events.append(_event(row, "failed"))
+    if composed:
+        with db.transaction() as tx:
+            outcome.stored = store(tx, composed)
+            moved = set(
+                deliveries.record_many(
+                    tx, [row["id"] for row, _ in composed], status=status, provider=provider
+                )
+            )
+        for row, _ in composed:
+            if row["id"] in moved:
+                outcome.sent.append(row["id"])
+                events.append(_event(row, status))
+    _finish(conn, claimed, events, publisher)
+    return outcome
+
+
+def _finish(
+    conn: Connection,
+    claimed: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    publisher: EventPublisher,
+) -> None:
+    """Close the notifications left with nothing in flight, then publish every event."""
     touched = list({row["notification_id"] for row in claimed})
     if touched:
-        closed = notifications.complete_finished(conn, touched)
         events.extend(
             {
                 "type": "notification.completed",
@@ -156,11 +218,10 @@ def deliver_batch(
                 "status": n["status"],
                 "at": datetime.now(UTC).isoformat(),
             }
-            for n in closed
+            for n in notifications.complete_finished(conn, touched)
         )
     if events:
         publisher.publish(events)
-    return outcome
 
 
 def _record_refusal(

@@ -1,4 +1,5 @@
-"""Signed, expiring links for end users: unsubscribe and the preference center.
+"""Signed, expiring links for end users: unsubscribe, the preference center, and the
+in-app inbox in a browser (the token a page gives the `<herald-inbox>` widget).
 
 A token is `<payload>.<signature>`, both unpadded URL-safe base64. The payload is a compact
 JSON array `[tenant_id, user_id, address, purpose, category, expires_at]` (expiry in Unix
@@ -22,7 +23,9 @@ from urllib.parse import urlencode, urlsplit
 
 from herald.errors import Unauthenticated
 
-Purpose = Literal["unsubscribe", "preferences"]
+Purpose = Literal["unsubscribe", "preferences", "inbox"]
+# Purposes that name a user, never a raw address.
+_USER_PURPOSES = frozenset({"preferences", "inbox"})
 
 # HMAC-SHA256 keys shorter than the hash add no work for an attacker; refuse them.
 MIN_SECRET_BYTES = 32
@@ -68,8 +71,8 @@ def issue_token(
         raise ValueError("expires_at must be timezone-aware")
     if (user_id is None) == (address is None):
         raise ValueError("a token names either a user_id or an address")
-    if purpose == "preferences" and user_id is None:
-        raise ValueError("a preferences link needs a user_id")
+    if purpose in _USER_PURPOSES and user_id is None:
+        raise ValueError(f"a {purpose} token needs a user_id")
     claims = [tenant_id, user_id, address, purpose, category, int(expires_at.timestamp())]
     payload = _encode(json.dumps(claims, separators=(",", ":")).encode())
     return f"{payload}.{_encode(_sign(secret, payload))}"

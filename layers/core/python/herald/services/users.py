@@ -1,15 +1,14 @@
 """Users: the tenant's recipients by their own ids, their export and their erasure.
 
 Herald holds, per user: the profile (`users`), preferences and their history
-(`preference_events`), devices (push tokens, web push subscriptions). The in-app inbox
-does not exist yet; when it does, export and erasure must cover it too. Suppressions are
-not the user's: they protect an address, whoever it belongs to, so an erasure keeps them
-(the export shows those of the user's addresses).
+(`preference_events`), devices (push tokens, web push subscriptions) and their in-app inbox
+(`inbox_items`). Suppressions are not the user's: they protect an address, whoever it
+belongs to, so an erasure keeps them (the export shows those of the user's addresses).
 """
 
 from __future__ import annotations
 
-from herald.db import devices, preference_events, suppressions, users
+from herald.db import devices, inbox, inbox_connections, preference_events, suppressions, users
 from herald.db.connection import Database, Row
 from herald.errors import NotFound
 from herald.models.suppressions import SuppressionOut
@@ -63,13 +62,17 @@ def export_user(db: Database, tenant_id: str, user_id: str) -> UserExport:
 def erase_user(db: Database, tenant_id: str, user_id: str) -> None:
     """Erase a user's personal data (right to erasure); NotFound for an unknown user.
 
-    The profile, preferences, preference history and devices (by cascade) are deleted.
-    Deliveries and notifications that named the user keep their channel and status (so
-    counts per status survive) but lose the user id and address. Suppressions of the
+    The profile, preferences, preference history, devices (by cascade) and in-app inbox are
+    deleted. Deliveries and notifications that named the user keep their channel and status
+    (so counts per status survive) but lose the user id and address. Suppressions of the
     user's addresses stay.
     """
     with db.transaction() as conn:
-        if not users.erase_user(conn, tenant_id, user_id):
+        erased = users.erase_user(conn, tenant_id, user_id)
+        # In-app items need only a user id: a user never stored may still have an inbox.
+        items = inbox.delete_items_of_user(conn, tenant_id, user_id)
+        inbox_connections.remove_connections_of_user(conn, tenant_id, user_id)
+        if not erased and not items:
             raise NotFound(f"user '{user_id}' not found")
         preference_events.delete_events_of_user(conn, tenant_id, user_id)
 

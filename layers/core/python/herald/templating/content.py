@@ -53,7 +53,13 @@ CHANNEL_FIELDS: dict[str, dict[str, _Field]] = {
         "urgency": _Field("json"),
         "topic": _Field("text"),
     },
-    "in_app": {**_TITLE_BODY, "action_url": _Field("text"), "data": _Field("json")},
+    "in_app": {
+        **_TITLE_BODY,
+        "action_url": _Field("text"),
+        "actions": _Field("json"),
+        "data": _Field("json"),
+        "expires_at": _Field("json"),
+    },
     "webhook": {"body": _Field("json", True)},
 }
 """Only email's html is HTML (autoescaped); in json fields every string is a template."""
