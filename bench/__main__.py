@@ -75,6 +75,7 @@ class Bench:
     signing_key: Any
     meter: costs.Meter
     tenant_id: str
+    postgres: Any
 
     def handler(self, module: str) -> Any:
         """The module's handler, metered as its function (counts only while recording)."""
@@ -143,7 +144,7 @@ def start() -> Bench:
     # Every AWS call the handlers and the pollers (clients of the same session) make.
     meter = costs.Meter()
     meter.attach(session())
-    _, database_url = start_embedded(Path(tempfile.mkdtemp(prefix="hbench")))
+    postgres, database_url = start_embedded(Path(tempfile.mkdtemp(prefix="hbench")))
     migrate(database_url)
     port = free_port()
     ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False).start()
@@ -194,6 +195,7 @@ def start() -> Bench:
         signing_key,
         meter,
         tenant_id,
+        postgres,
     )
 
 
@@ -409,18 +411,22 @@ def main() -> None:
         f"{os.cpu_count()} cores\n"
     )
     bench = start()
-    accept_latency(bench)
-    fan_out(bench)
-    callback(bench)
-    bench_sms(bench)
-    delivery_costs(bench)
-    print()
-    bench_push(bench, bench.tenant_id)
-    bench_inbox(bench)
-    bench.simulator.stop()
-    print()
-    bench_template_renders()
-    import_times(bench)
+    try:
+        accept_latency(bench)
+        fan_out(bench)
+        callback(bench)
+        bench_sms(bench)
+        delivery_costs(bench)
+        print()
+        bench_push(bench, bench.tenant_id)
+        bench_inbox(bench)
+        bench.simulator.stop()
+        print()
+        bench_template_renders()
+        import_times(bench)
+    finally:
+        # The embedded PostgreSQL is a server process of its own: never leave it running.
+        bench.postgres.cleanup()
 
 
 if __name__ == "__main__":
