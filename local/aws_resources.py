@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from herald.models.webhooks import EVENT_TYPES
+
+# What the webhook-events subscription lets through: the event types of API.md's list.
+WEBHOOK_EVENTS_FILTER_POLICY = {"type": list(EVENT_TYPES)}
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -33,6 +37,7 @@ class Resources:
     events_topic_arn: str
     provider_secret_id: str
     links_secret_id: str
+    webhook_events: Queue
 
     def environment(self) -> dict[str, str]:
         """The HERALD_* variables the handlers read, as CDK sets them in AWS."""
@@ -45,6 +50,7 @@ class Resources:
             "HERALD_SCHEDULER_ROLE_ARN": SCHEDULER_ROLE_ARN,
             "HERALD_PROVIDER_SECRET_ID": self.provider_secret_id,
             "HERALD_LINKS_SECRET_ID": self.links_secret_id,
+            "HERALD_WEBHOOK_EVENTS_QUEUE_URL": self.webhook_events.url,
         }
 
 
@@ -100,6 +106,8 @@ def provision(
     topic_arn = boto3.client("sns", region_name=REGION).create_topic(Name=f"{prefix}-events")[
         "TopicArn"
     ]
+    webhook_events = _queue(sqs, f"{prefix}-webhook-events", visibility_timeout)
+    subscribe_webhook_events(topic_arn, webhook_events.arn)
     scheduler = boto3.client("scheduler", region_name=REGION)
     with contextlib.suppress(scheduler.exceptions.ConflictException):
         scheduler.create_schedule_group(Name=SCHEDULE_GROUP)
@@ -109,6 +117,22 @@ def provision(
         events_topic_arn=topic_arn,
         provider_secret_id=_secret(f"{prefix}/providers", json.dumps(provider_secret)),
         links_secret_id=_secret(f"{prefix}/links", links_secret or new_links_secret()),
+        webhook_events=webhook_events,
+    )
+
+
+def subscribe_webhook_events(topic_arn: str, queue_arn: str) -> None:
+    """The topic feeds the webhook-events queue the event types endpoints may subscribe to,
+    raw (the body is the event itself), as CDK subscribes it. Idempotent, like SNS."""
+    boto3.client("sns", region_name=REGION).subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={
+            "RawMessageDelivery": "true",
+            "FilterPolicy": json.dumps(WEBHOOK_EVENTS_FILTER_POLICY),
+        },
+        ReturnSubscriptionArn=True,
     )
 
 

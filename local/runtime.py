@@ -34,6 +34,8 @@ from local.lambda_context import LocalFunction
 from local.pollers import QueuePoller
 from local.scheduler import SchedulerEmulator
 from local.simulator import ProviderSimulator
+from local.simulator.webhook_sink import PREFIX as WEBHOOK_SINK_PREFIX
+from local.simulator.webhook_sink import WebhookSink
 
 logger = logging.getLogger("herald.dev")
 
@@ -75,6 +77,7 @@ class Runtime:
     resources: Resources | None = None
     simulator: ProviderSimulator | None = None
     gateway: Gateway | None = None
+    webhook_sink: WebhookSink = field(default_factory=WebhookSink)
     _stoppables: list[Any] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _postgres: Any = None
@@ -116,6 +119,11 @@ class Runtime:
         for queue, module, name in (
             (self.resources.dispatch, "functions.dispatch.handler", "dispatch"),
             (self.resources.email, "functions.workers.email_worker", "email-worker"),
+            (
+                self.resources.webhook_events,
+                "functions.workers.webhook_events_worker",
+                "webhook-events-worker",
+            ),
         ):
             function = LocalFunction(name, handlers[module].handler, 60)
             poller = QueuePoller(sqs, queue.url, queue.arn, function)
@@ -137,7 +145,10 @@ class Runtime:
                 ),
                 ("/", LocalFunction("api", handlers["functions.api.handler"].handler, 10)),
             ],
-            dev_routes={"/_dev/outbox": self._outbox_route},
+            dev_routes={
+                "/_dev/outbox": self._outbox_route,
+                WEBHOOK_SINK_PREFIX: self.webhook_sink.route,
+            },
         )
         self.gateway.start()
         self._stoppables.append(self.gateway)

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.request import Request
 from herald.aws.scheduler import OneTimeScheduler
 from herald.aws.secrets import database_url, link_signing_key
 from herald.aws.sqs import MessageQueue
+from herald.channels.url_guard import UrlPolicy
 from herald.db.connection import Database
 from herald.services.auth import Principal, authenticate
 from herald.services.idempotency import StoredResponse
@@ -75,3 +76,9 @@ def replayable(result: StoredResponse, model: type[M]) -> Response[M]:
         body=model.model_validate(result.body),
         headers=headers,
     )
+
+
+# Outbound webhooks: the SSRF policy URLs are checked against when saved, and the queue
+# that tests and replays are sent through.
+webhook_url_policy = UrlPolicy(allow_local_sink=settings.webhook_allow_local_sink)
+webhook_events_queue = MessageQueue(settings.required("webhook_events_queue_url"))

@@ -20,6 +20,7 @@ from functions.api.routes import (
     suppressions,
     templates,
     users,
+    webhook_endpoints,
 )
 
 # Larger bodies are refused before parsing (API.md: 413). API Gateway allows 10 MB.
@@ -36,6 +37,7 @@ app.include_router(suppressions.router)
 app.include_router(end_user_pages.router)
 app.include_router(api_keys.router)
 app.include_router(operations.router)
+app.include_router(webhook_endpoints.router)
 errors.register(app)
 app.configure_openapi(
     title="Herald",

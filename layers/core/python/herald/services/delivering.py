@@ -86,7 +86,7 @@ def deliver_batch(
                 conn, row["id"], status="failed", error=exc.message, reason="render_failed"
             )
             outcome.failed.append(row["id"])
-            events.append(_event(row, "failed"))
+            events.append(_event(row, "failed", {"reason": "render_failed"}))
             continue
         attempts[senders.submit(_attempt, composed, send, provider, policy, row["attempts"])] = row
     unexpected: BaseException | None = None
@@ -108,7 +108,7 @@ def deliver_batch(
         else:
             outcome.failed.append(row["id"])
         if status in ("sent", "failed"):
-            events.append(_event(row, status))
+            events.append(_event(row, status, fields))
 
     if unexpected is not None:
         raise unexpected
@@ -158,7 +158,8 @@ def _attempt(
     return "sent", {"provider": provider, "provider_message_id": message_id}, 0
 
 
-def _event(row: dict[str, Any], status: str) -> dict[str, Any]:
+def _event(row: dict[str, Any], status: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """A delivery status event, with what webhook subscribers see of the delivery."""
     return {
         "type": f"delivery.{status}",
         "tenant_id": row["tenant_id"],
@@ -166,5 +167,8 @@ def _event(row: dict[str, Any], status: str) -> dict[str, Any]:
         "delivery_id": row["id"],
         "channel": row["channel"],
         "status": status,
+        "reason": fields.get("reason"),
+        "provider": fields.get("provider"),
+        "recipient": row.get("recipient"),
         "at": datetime.now(UTC).isoformat(),
     }
