@@ -49,6 +49,8 @@ def start_herald(home: Path, key: str = "hk_e2e_dev_key_0123456789") -> LocalHer
         "HERALD_HOME": str(home),
         "HERALD_PORT": str(port),
         "HERALD_DEV_API_KEY": key,
+        # Webhook retries a second apart instead of over a day, so tests watch them all.
+        "HERALD_WEBHOOK_RETRY_SCHEDULE": "[0, 1, 1, 1, 1, 1]",
     }
     env.pop("DATABASE_URL", None)
     env.pop("AWS_ENDPOINT_URL", None)

@@ -132,6 +132,9 @@ class NewMessage:
     source_id: str
     event_type: str
     body: str
+    # Set by the caller, like the `due_at` of the queue message that will send it: claims
+    # compare the two, so both come from one clock.
+    next_attempt_at: datetime
 
 
 def insert_messages(conn: Connection, messages: Sequence[NewMessage]) -> list[Row]:
@@ -140,9 +143,10 @@ def insert_messages(conn: Connection, messages: Sequence[NewMessage]) -> list[Ro
     if not messages:
         return []
     return conn.execute(
-        "INSERT INTO webhook_messages (id, tenant_id, endpoint_id, source_id, event_type, body)"
+        "INSERT INTO webhook_messages (id, tenant_id, endpoint_id, source_id, event_type, body,"
+        "                              next_attempt_at)"
         " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
-        "                      %s::text[])"
+        "                      %s::text[], %s::timestamptz[])"
         " ON CONFLICT (endpoint_id, source_id) DO NOTHING RETURNING id, tenant_id",
         (
             [m.id for m in messages],
@@ -151,6 +155,7 @@ def insert_messages(conn: Connection, messages: Sequence[NewMessage]) -> list[Ro
             [m.source_id for m in messages],
             [m.event_type for m in messages],
             [m.body for m in messages],
+            [m.next_attempt_at for m in messages],
         ),
     ).fetchall()
 
@@ -244,16 +249,22 @@ def list_attempts(
 
 
 def replay_messages(
-    conn: Connection, tenant_id: str, endpoint_id: str, since: datetime, until: datetime
+    conn: Connection,
+    tenant_id: str,
+    endpoint_id: str,
+    *,
+    since: datetime,
+    until: datetime,
+    due_at: datetime,
 ) -> list[str]:
-    """Start a new round of attempts, due now, for the endpoint's messages created in
+    """Start a new round of attempts, due at `due_at`, for the endpoint's messages created in
     [since, until) (except those being sent right now)."""
     rows = conn.execute(
-        "UPDATE webhook_messages SET status = 'pending', attempts = 0, next_attempt_at = now(),"
+        "UPDATE webhook_messages SET status = 'pending', attempts = 0, next_attempt_at = %s,"
         "       updated_at = now()"
         " WHERE tenant_id = %s AND endpoint_id = %s AND created_at >= %s AND created_at < %s"
         "   AND status <> 'sending' RETURNING id",
-        (tenant_id, endpoint_id, since, until),
+        (due_at, tenant_id, endpoint_id, since, until),
     ).fetchall()
     return sorted(row["id"] for row in rows)
 

@@ -160,6 +160,7 @@ def send_test(
                 source_id=f"test:{message_id}",
                 event_type=TEST_EVENT,
                 body=payload_body(payload),
+                next_attempt_at=now,
             )
         ],
     )
@@ -175,7 +176,9 @@ def replay(
     now = datetime.now(UTC)
     until = body.until or now
     with db.transaction() as conn:
-        ids = webhooks.replay_messages(conn, tenant_id, endpoint_id, body.since, until)
+        ids = webhooks.replay_messages(
+            conn, tenant_id, endpoint_id, since=body.since, until=until, due_at=now
+        )
         if len(ids) > MAX_REPLAY:
             # Rolls the transaction back: nothing is replayed.
             raise _too_many(len(ids))

@@ -124,6 +124,7 @@ def fan_out(db: Database, events: Sequence[tuple[str, dict[str, Any]]]) -> list[
     subscribed = webhooks.subscribed_endpoints(
         conn, [(event["tenant_id"], event["type"]) for _, event in events]
     )
+    now = datetime.now(UTC)
     by_key: dict[tuple[str, str], list[str]] = {}
     for row in subscribed:
         by_key.setdefault((row["tenant_id"], row["event_type"]), []).append(row["endpoint_id"])
@@ -135,6 +136,7 @@ def fan_out(db: Database, events: Sequence[tuple[str, dict[str, Any]]]) -> list[
             source_id=source_id,
             event_type=event["type"],
             body=payload_body(event_payload(event)),
+            next_attempt_at=now,
         )
         for source_id, event in events
         for endpoint_id in by_key.get((event["tenant_id"], event["type"]), [])
@@ -143,7 +145,7 @@ def fan_out(db: Database, events: Sequence[tuple[str, dict[str, Any]]]) -> list[
 
 
 def send_stored(db: Database, stored: Sequence[Row], ports: WebhookPorts) -> SendOutcome:
-    """Send messages just stored (by fan-out, a test or a replay), one tenant at a time."""
+    """Send messages just stored by `fan_out` (due when stored), one tenant at a time."""
     outcome = SendOutcome()
     by_tenant: dict[str, list[str]] = {}
     for row in stored:
