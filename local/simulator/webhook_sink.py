@@ -1,7 +1,8 @@
 """`/_dev/webhook-sink/{name}`: a local receiver for webhooks, to watch what Herald sends.
 
 A POST is kept (headers and the raw body, byte for byte, so signatures can be checked) and
-answered 200, or the status given in `?status=` (to watch retries and auto-disable); a GET
+answered 200, or the status given in `?status=` (to watch retries and auto-disable; with
+`&retry_after=N`, a `Retry-After: N` header too); a GET
 lists what the sink received, oldest first; a DELETE empties it.
 """
 
@@ -50,7 +51,9 @@ class WebhookSink:
         }
         with self._lock:
             self._items.setdefault(name, deque(maxlen=MAX_ITEMS_PER_SINK)).append(item)
-        return DevResponse(int(status), {"received": True})
+        retry_after = request.query.get("retry_after")
+        headers = {"Retry-After": retry_after} if retry_after and retry_after.isdigit() else {}
+        return DevResponse(int(status), {"received": True}, headers)
 
 
 def _error(status: int, code: str, message: str) -> DevResponse:

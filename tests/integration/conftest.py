@@ -103,6 +103,7 @@ def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
     )
     # Retries without waiting, so a test can walk a delivery through all its attempts.
     os.environ["HERALD_RETRY_BASE_SECONDS"] = "0"
+    os.environ["HERALD_WEBHOOK_RETRY_SCHEDULE"] = "[0, 0, 0]"
     handlers = {
         name.removeprefix("functions."): module for name, module in import_handlers().items()
     }
@@ -132,7 +133,7 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
             " users, preference_events, suppressions, tenants CASCADE"
         )
     sqs = stack.sqs()
-    for queue in (stack.resources.dispatch, stack.resources.email):
+    for queue in (stack.resources.dispatch, stack.resources.email, stack.resources.webhook_events):
         for url in (queue.url, queue.dlq_url):
             sqs.purge_queue(QueueUrl=url)
     stack.simulator.outbox.clear()
