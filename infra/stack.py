@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
+from herald.models.webhooks import EVENT_TYPES
 
 from infra.api import HttpApi
 from infra.constants import (
@@ -21,6 +22,9 @@ from infra.constants import (
     MIGRATIONS_FUNCTION,
     SWEEP_INTERVAL,
     SWEEPER_FUNCTION,
+    WEBHOOK_EVENTS_MAX_CONCURRENCY,
+    WEBHOOK_EVENTS_QUEUE_NAME,
+    WEBHOOK_EVENTS_WORKER_FUNCTION,
     WEBHOOKS_FUNCTION,
 )
 from infra.database import Database
@@ -74,6 +78,13 @@ class HeraldStack(Stack):
             consumer_timeout=EMAIL_WORKER_FUNCTION.timeout,
             environment_prefix="HERALD_EMAIL_QUEUE",
         )
+        webhook_events_queue = RedrivenQueue(
+            self,
+            "WebhookEventsQueue",
+            queue_name=WEBHOOK_EVENTS_QUEUE_NAME,
+            consumer_timeout=WEBHOOK_EVENTS_WORKER_FUNCTION.timeout,
+            environment_prefix="HERALD_WEBHOOK_EVENTS_QUEUE",
+        )
         scheduler = SendScheduler(self, "Scheduler", target_queue=dispatch_queue.queue)
 
         # client --HTTPS--> HTTP API --> functions/api: writes, sends now or schedules.
@@ -89,6 +100,7 @@ class HeraldStack(Stack):
                 scheduler.schedule_writer(),
                 api.public_url(),
                 link_signing.reader(),  # opens unsubscribe and preference links
+                webhook_events_queue.sender(),  # webhook tests and replays
             ],
         )
         api.route_default(api_function.function)
@@ -154,6 +166,26 @@ class HeraldStack(Stack):
         )
         api.route_callbacks(webhooks_function.function)
 
+        # status events --SNS, filtered--> webhook-events queue --> functions/workers/
+        # webhook_events_worker --HTTPS (signed, SSRF-guarded)--> customer endpoints.
+        events.feed(webhook_events_queue.queue, EVENT_TYPES)
+        webhook_events_worker = HeraldFunction(
+            self,
+            "WebhookEventsWorkerFunction",
+            spec=WEBHOOK_EVENTS_WORKER_FUNCTION,
+            platform=platform,
+            uses=[
+                database.client(),
+                webhook_events_queue.sender(),  # retries go back to the queue with a delay
+                events.publisher(),  # webhook.endpoint_disabled
+            ],
+        )
+        consume(
+            webhook_events_worker.function,
+            webhook_events_queue,
+            max_concurrency=WEBHOOK_EVENTS_MAX_CONCURRENCY,
+        )
+
         # On every deploy: migrate the schema once the database is reachable.
         migrations_function = HeraldFunction(
             self,
@@ -166,7 +198,11 @@ class HeraldStack(Stack):
             self, "Migrations", function=migrations_function.function, after=[database]
         )
 
-        DeadLetterAlarms(self, "DeadLetterAlarms", queues=[dispatch_queue, email_queue])
+        DeadLetterAlarms(
+            self,
+            "DeadLetterAlarms",
+            queues=[dispatch_queue, email_queue, webhook_events_queue],
+        )
 
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "DispatchQueueUrl", value=dispatch_queue.queue.queue_url)

@@ -1,4 +1,4 @@
-"""The six functions: handlers, sizes, runtime, environment contract, one role each."""
+"""The functions: handlers, sizes, runtime, environment contract, one role each."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_SCHEDULER_ROLE_ARN",
             "HERALD_PUBLIC_BASE_URL",
             "HERALD_LINKS_SECRET_ID",
+            "HERALD_WEBHOOK_EVENTS_QUEUE_URL",
+            "HERALD_WEBHOOK_EVENTS_QUEUE_ARN",
         },
     ),
     "functions.webhooks.handler.handler": (
@@ -74,6 +76,15 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
         },
     ),
     "functions.migrations.handler.handler": (300, 256, set()),
+    "functions.workers.webhook_events_worker.handler": (
+        120,
+        512,
+        {
+            "HERALD_WEBHOOK_EVENTS_QUEUE_URL",
+            "HERALD_WEBHOOK_EVENTS_QUEUE_ARN",
+            "HERALD_EVENTS_TOPIC_ARN",
+        },
+    ),
 }
 
 
@@ -82,7 +93,7 @@ def _environment(function: dict[str, Any]) -> dict[str, Any]:
     return variables
 
 
-def test_the_six_functions_have_their_contracted_handlers_and_sizes(resources: Resources) -> None:
+def test_the_functions_have_their_contracted_handlers_and_sizes(resources: Resources) -> None:
     # given
     functions = herald_functions(resources)
 
