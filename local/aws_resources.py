@@ -38,6 +38,7 @@ class Resources:
     provider_secret_id: str
     links_secret_id: str
     webhook_events: Queue
+    webhook: Queue
 
     def environment(self) -> dict[str, str]:
         """The HERALD_* variables the handlers read, as CDK sets them in AWS."""
@@ -51,6 +52,7 @@ class Resources:
             "HERALD_PROVIDER_SECRET_ID": self.provider_secret_id,
             "HERALD_LINKS_SECRET_ID": self.links_secret_id,
             "HERALD_WEBHOOK_EVENTS_QUEUE_URL": self.webhook_events.url,
+            "HERALD_WEBHOOK_QUEUE_URL": self.webhook.url,
         }
 
 
@@ -108,6 +110,7 @@ def provision(
     ]
     webhook_events = _queue(sqs, f"{prefix}-webhook-events", visibility_timeout)
     subscribe_webhook_events(topic_arn, webhook_events.arn)
+    webhook = _queue(sqs, f"{prefix}-webhook", visibility_timeout)
     scheduler = boto3.client("scheduler", region_name=REGION)
     with contextlib.suppress(scheduler.exceptions.ConflictException):
         scheduler.create_schedule_group(Name=SCHEDULE_GROUP)
@@ -118,6 +121,7 @@ def provision(
         provider_secret_id=_secret(f"{prefix}/providers", json.dumps(provider_secret)),
         links_secret_id=_secret(f"{prefix}/links", links_secret or new_links_secret()),
         webhook_events=webhook_events,
+        webhook=webhook,
     )
 
 

@@ -15,6 +15,7 @@ HANDLER_MODULES = (
     "functions.dispatch.sweeper",
     "functions.workers.email_worker",
     "functions.workers.webhook_events_worker",
+    "functions.workers.webhook_worker",
 )
 
 

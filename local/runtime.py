@@ -124,6 +124,7 @@ class Runtime:
                 "functions.workers.webhook_events_worker",
                 "webhook-events-worker",
             ),
+            (self.resources.webhook, "functions.workers.webhook_worker", "webhook-worker"),
         ):
             function = LocalFunction(name, handlers[module].handler, 60)
             poller = QueuePoller(sqs, queue.url, queue.arn, function)

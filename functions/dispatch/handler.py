@@ -26,7 +26,10 @@ tracer = Tracer()
 settings = Settings()
 db = Database(database_url(settings), settings.database_prepare_threshold)
 ports = DispatchPorts(
-    channel_queues={"email": MessageQueue(settings.required("email_queue_url"))},
+    channel_queues={
+        "email": MessageQueue(settings.required("email_queue_url")),
+        "webhook": MessageQueue(settings.required("webhook_queue_url")),
+    },
     scheduler=OneTimeScheduler(
         group=settings.schedule_group,
         role_arn=settings.required("scheduler_role_arn"),

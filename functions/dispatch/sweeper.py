@@ -19,7 +19,10 @@ tracer = Tracer()
 settings = Settings()
 db = Database(database_url(settings), settings.database_prepare_threshold)
 dispatch_queue = MessageQueue(settings.required("dispatch_queue_url"))
-channel_queues = {"email": MessageQueue(settings.required("email_queue_url"))}
+channel_queues = {
+    "email": MessageQueue(settings.required("email_queue_url")),
+    "webhook": MessageQueue(settings.required("webhook_queue_url")),
+}
 policy = RetryPolicy(max_attempts=settings.max_attempts, base_seconds=settings.retry_base_seconds)
 
 

@@ -24,8 +24,8 @@ from herald.channels.url_guard import UrlPolicy
 from herald.channels.webhook_http import WebhookPoster
 from herald.db.connection import Database
 from herald.models.messages import WebhookSendMessage
+from herald.services.delivering import RetryPolicy
 from herald.services.webhook_sending import (
-    RetrySchedule,
     WebhookPorts,
     fan_out,
     handle_send_message,
@@ -41,7 +41,7 @@ ports = WebhookPorts(
     queue=MessageQueue(settings.required("webhook_events_queue_url")),
     publisher=EventPublisher(settings.required("events_topic_arn")),
     poster=WebhookPoster(UrlPolicy(allow_local_sink=settings.webhook_allow_local_sink)),
-    schedule=RetrySchedule(settings.webhook_retry_schedule),
+    policy=RetryPolicy(schedule=settings.webhook_retry_schedule),
     disable_after=timedelta(seconds=settings.webhook_disable_after_seconds),
     lease_seconds=settings.claim_lease_seconds,
     senders=ThreadPoolExecutor(max_workers=settings.send_concurrency, thread_name_prefix="post"),

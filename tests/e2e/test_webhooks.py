@@ -253,3 +253,73 @@ def test_another_tenants_endpoint_is_a_404_and_unknown_ids_too(herald: LocalHera
         response = client.request(method, path)
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_a_webhook_channel_notification_reaches_the_sink_rendered_and_signed(
+    herald: LocalHerald,
+) -> None:
+    # given a user whose webhook URL is a sink, and a template rendering per recipient
+    client = herald.client()
+    name, url = _sink(herald)
+    user_id = f"u_{uuid.uuid4().hex[:8]}"
+    assert client.put(
+        f"/v1/users/{user_id}", json={"name": "Ada", "webhook_url": url}
+    ).status_code in (200, 201)
+    key = f"deploy_{uuid.uuid4().hex[:8]}"
+    template = client.post(
+        "/v1/templates",
+        json={
+            "key": key,
+            "name": "Deploy",
+            "channels": {
+                "webhook": {"body": {"text": "Hi {{ recipient.name }}, {{ app }} is live"}}
+            },
+        },
+    )
+    assert template.status_code == 201, template.text
+    secret = client.get("/v1/webhook-channel/secret").json()["secret"]
+
+    # when
+    sent = client.post(
+        "/v1/notifications",
+        json={"recipients": [{"user_id": user_id}], "template": key, "variables": {"app": "shop"}},
+    )
+
+    # then
+    assert sent.status_code == 202, sent.text
+    (item,) = wait_for(lambda: _received(herald, name))
+    assert Webhook(secret).verify(item["body"], item["headers"]) == {"text": "Hi Ada, shop is live"}
+    notification = wait_for(
+        lambda: (
+            (n := client.get(f"/v1/notifications/{sent.json()['id']}").json())["status"]
+            == "completed"
+            and n
+        )
+    )
+    (delivery,) = notification["deliveries"]
+    assert (delivery["channel"], delivery["status"]) == ("webhook", "sent")
+    assert item["headers"]["webhook-id"] == delivery["id"]
+    # the secret is the same on every read
+    assert client.get("/v1/webhook-channel/secret").json()["secret"] == secret
+
+
+def test_a_webhook_channel_url_that_is_gone_fails_the_delivery(herald: LocalHerald) -> None:
+    # given an inline send to a URL answering 410
+    client = herald.client()
+    _, url = _sink(herald, status=410)
+
+    # when
+    sent = client.post(
+        "/v1/notifications",
+        json={"recipients": [{"webhook_url": url}], "content": {"webhook": {"body": {"a": 1}}}},
+    ).json()
+
+    # then
+    notification = wait_for(
+        lambda: (
+            (n := client.get(f"/v1/notifications/{sent['id']}").json())["status"] == "failed" and n
+        )
+    )
+    assert [(d["status"], d["error"]) for d in notification["deliveries"]] == [
+        ("failed", 'HTTP 410: {"received": true}')
+    ]

@@ -133,7 +133,12 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
             " users, preference_events, suppressions, tenants CASCADE"
         )
     sqs = stack.sqs()
-    for queue in (stack.resources.dispatch, stack.resources.email, stack.resources.webhook_events):
+    for queue in (
+        stack.resources.dispatch,
+        stack.resources.email,
+        stack.resources.webhook_events,
+        stack.resources.webhook,
+    ):
         for url in (queue.url, queue.dlq_url):
             sqs.purge_queue(QueueUrl=url)
     stack.simulator.outbox.clear()

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from herald.models.messages import WebhookSendMessage
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from herald.models.messages import ChannelMessage, WebhookSendMessage
 from herald.services.webhook_sending import fan_out, handle_send_message
 from standardwebhooks.webhooks import Webhook
 
@@ -189,3 +190,56 @@ def test_a_send_message_due_later_hops_back_on_the_queue_and_sends_nothing(
         AttributeNames=["ApproximateNumberOfMessagesDelayed"],
     )["Attributes"]
     assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"
+
+
+def run_webhook_worker(stack: Stack) -> int:
+    return _poll(stack, stack.resources.webhook, "workers.webhook_worker")
+
+
+def _delayed(stack: Stack, url: str) -> str:
+    attributes = stack.sqs().get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    return str(attributes["ApproximateNumberOfMessagesDelayed"])
+
+
+def test_a_webhook_channel_retry_longer_than_15_minutes_waits_in_hops(
+    stack: Stack, tenant: Tenant, sink: tuple[WebhookSink, str]
+) -> None:
+    # given a recipient URL answering 503 with Retry-After: one hour
+    receiver, base = sink
+    call_api(
+        stack,
+        "POST",
+        "/v1/notifications",
+        key=tenant.key,
+        body={
+            "recipients": [{"webhook_url": f"{base}/busy?status=503&retry_after=3600"}],
+            "content": {"webhook": {"body": {"text": "hello"}}},
+        },
+    )
+
+    # when
+    run_pipeline(stack)
+    run_webhook_worker(stack)
+
+    # then one attempt was made, and the retry waits an hour on the queue (15 minutes at a time)
+    assert len(receiver.items("busy")) == 1
+    with stack.db.transaction() as conn:
+        delivery = conn.execute("SELECT id, status, next_attempt_at FROM deliveries").fetchone()
+    assert delivery is not None and delivery["status"] == "deferred"
+    wait = delivery["next_attempt_at"] - datetime.now(UTC)
+    assert timedelta(minutes=59) < wait <= timedelta(hours=1)
+    assert _delayed(stack, stack.resources.webhook.url) == "1"
+
+    # and a message arriving before its time hops again without sending
+    worker = stack.handlers["workers.webhook_worker"]
+    early = ChannelMessage(
+        tenant_id=tenant.id,
+        channel="webhook",
+        delivery_ids=[delivery["id"]],
+        not_before=datetime.now(UTC) + timedelta(hours=1),
+    )
+    worker.send_record(SQSRecord({"body": early.model_dump_json(), "messageId": "m"}))
+    assert len(receiver.items("busy")) == 1
+    assert _delayed(stack, stack.resources.webhook.url) == "2"

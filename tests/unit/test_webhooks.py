@@ -20,8 +20,9 @@ from herald.channels.webhook_http import (
     _retry_after,
     signature_headers,
 )
+from herald.services.delivering import RetryPolicy
 from herald.services.webhook_endpoints import new_secret
-from herald.services.webhook_sending import RetrySchedule, _grouped, event_payload
+from herald.services.webhook_sending import _grouped, event_payload
 from herald.settings import Settings
 from standardwebhooks.webhooks import Webhook
 
@@ -44,13 +45,13 @@ def test_the_production_schedule_is_svixs_about_a_day_in_eight_attempts() -> Non
 
 
 def test_retry_waits_follow_the_schedule_with_at_most_ten_percent_jitter() -> None:
-    schedule = RetrySchedule((0, 5, 300, 1800))
+    policy = RetryPolicy(schedule=(0, 5, 300, 1800))
     for _ in range(200):
-        assert 4.5 <= (schedule.delay_after(1) or 0) <= 5.5
-        assert 270 <= (schedule.delay_after(2) or 0) <= 330
-        assert 1620 <= (schedule.delay_after(3) or 0) <= 1980
+        assert 4.5 <= (policy.next_delay(1) or 0) <= 5.5
+        assert 270 <= (policy.next_delay(2) or 0) <= 330
+        assert 1620 <= (policy.next_delay(3) or 0) <= 1980
     # the fourth attempt was the last: nothing more
-    assert schedule.delay_after(4) is None
+    assert policy.next_delay(4) is None
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     webhook_disable_after_seconds: int = 5 * 24 * 3600
     # The local runtime only: let webhooks reach its sink on http://127.0.0.1.
     webhook_allow_local_sink: bool = False
+    # The `webhook` channel's queue.
+    webhook_queue_url: str | None = None
 
     def required(self, name: str) -> str:
         """A setting this function cannot run without: fail at cold start, naming it."""

@@ -12,6 +12,11 @@ class SendError(Exception):
 class RetryableSendError(SendError):
     """Worth another attempt later: timeouts, throttling, provider 5xx."""
 
+    def __init__(self, message: str, retry_after_seconds: int | None = None) -> None:
+        super().__init__(message)
+        # The far end's own `Retry-After`: the next attempt waits at least this long.
+        self.retry_after_seconds = retry_after_seconds
+
 
 class PermanentSendError(SendError):
     """Will never succeed as is: invalid address, rejected content."""

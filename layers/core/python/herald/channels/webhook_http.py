@@ -19,11 +19,13 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook
 
+from herald.channels.base import PermanentSendError, RetryableSendError
 from herald.channels.url_guard import Resolver, Target, UnsafeUrl, UrlPolicy, resolve_target
 
 TIMEOUT_SECONDS = 15.0
 EXCERPT_BYTES = 1024
 USER_AGENT = "Herald-Webhooks/1"
+PROVIDER = "webhook"
 # A Retry-After further out than this is read as this: the retry schedule spans about a day.
 MAX_RETRY_AFTER_SECONDS = 24 * 3600
 
@@ -49,6 +51,8 @@ class PostResult:
     excerpt: str
     error: str | None = None
     retry_after_seconds: int | None = None
+    # The SSRF guard refused the URL: no request was made.
+    refused: bool = False
 
     @property
     def succeeded(self) -> bool:
@@ -79,7 +83,7 @@ class WebhookPoster:
             else:
                 target = resolve_target(url, self._policy, self._resolver)
         except UnsafeUrl as exc:
-            return PostResult(None, _ms_since(started), "", f"refused: {exc}")
+            return PostResult(None, _ms_since(started), "", f"refused: {exc}", refused=True)
         connection = self._connection(target)
         try:
             connection.request(
@@ -157,3 +161,35 @@ def _retry_after(status: int, header: str | None) -> int | None:
 
 def _ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
+
+
+@dataclass(frozen=True)
+class WebhookMessage:
+    """What the `webhook` channel sends: a rendered JSON body to a recipient's URL."""
+
+    url: str
+    message_id: str  # the `webhook-id`: the delivery's id, the same on every attempt
+    body: str
+    secret: str
+
+
+class WebhookChannelSender:
+    """The `webhook` channel's adapter: the guarded, signed POST, read as a send result."""
+
+    def __init__(self, poster: WebhookPoster) -> None:
+        self._poster = poster
+
+    def send(self, message: WebhookMessage) -> str:
+        """POST it; returns the message id on a 2xx, else raises a SendError.
+
+        410 (gone) and a URL the guard refuses fail at once; anything else is retried."""
+        headers = signature_headers(
+            message.message_id, datetime.now(UTC), message.body, [message.secret]
+        )
+        result = self._poster.post(message.url, message.body, headers)
+        if result.succeeded:
+            return message.message_id
+        detail = result.error or f"HTTP {result.status_code}: {result.excerpt[:200]}"
+        if result.refused or result.status_code == 410:
+            raise PermanentSendError(detail)
+        raise RetryableSendError(detail, retry_after_seconds=result.retry_after_seconds)

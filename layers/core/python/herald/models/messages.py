@@ -21,6 +21,9 @@ class ChannelMessage(BaseModel):
     tenant_id: str
     channel: Channel
     delivery_ids: list[str] = Field(min_length=1, max_length=MAX_DELIVERIES_PER_MESSAGE)
+    # A retry waiting longer than SQS's 15-minute delay limit: until then, the message only
+    # goes back on the queue (hops of at most 15 minutes).
+    not_before: AwareDatetime | None = None
 
 
 class WebhookSendMessage(BaseModel):

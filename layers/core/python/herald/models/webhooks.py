@@ -7,6 +7,8 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from herald.models.validators import WebhookUrl, no_nul
+
 EventType = Literal[
     "delivery.sent",
     "delivery.delivered",
@@ -29,19 +31,7 @@ TEST_EVENT = "webhook.test"
 EndpointStatus = Literal["enabled", "disabled"]
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL: refuse it here (400) rather than fail in the database.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-Url = Annotated[
-    str,
-    Field(min_length=1, max_length=2048, description="https, port 443 or 8443"),
-    AfterValidator(_no_nul),
-]
-Description = Annotated[str, Field(max_length=500), AfterValidator(_no_nul)]
+Description = Annotated[str, Field(max_length=500), AfterValidator(no_nul)]
 Events = Annotated[
     list[EventType],
     Field(min_length=1, max_length=len(EVENT_TYPES), description="Event types to receive"),
@@ -53,7 +43,7 @@ class WebhookEndpointIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: Url
+    url: WebhookUrl
     events: Events
     description: Description = ""
 
@@ -63,7 +53,7 @@ class WebhookEndpointPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: Url | None = None
+    url: WebhookUrl | None = None
     events: Events | None = None
     description: Description | None = None
     enabled: bool | None = Field(

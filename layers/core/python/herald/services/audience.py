@@ -18,7 +18,12 @@ from herald.models.users import QuietHours
 from herald.services.quiet_hours import quiet_until
 
 # The recipient field that holds each channel's address.
-ADDRESS_FIELD: dict[str, str] = {"email": "email", "sms": "phone", "whatsapp": "phone"}
+ADDRESS_FIELD: dict[str, str] = {
+    "email": "email",
+    "sms": "phone",
+    "whatsapp": "phone",
+    "webhook": "webhook_url",
+}
 # Quiet hours without a known time zone are read in UTC.
 DEFAULT_TIMEZONE = "UTC"
 
@@ -70,7 +75,7 @@ def resolve(
             continue
         fields = {
             name: user[name]
-            for name in ("email", "phone", "name", "locale")
+            for name in ("email", "phone", "name", "locale", "webhook_url")
             if user.get(name) is not None
         }
         fields.update(given)

@@ -27,17 +27,34 @@ Send = Callable[[M], str]
 """Sends one message; returns the provider message id or raises SendError."""
 
 
+# SQS caps a message delay at 15 minutes; longer waits are made of hops (`not_before`).
+SQS_MAX_DELAY_SECONDS = 900
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 5
     base_seconds: float = 30
-    # SQS caps a message delay at 15 minutes.
-    cap_seconds: int = 900
+    cap_seconds: int = SQS_MAX_DELAY_SECONDS
+    # A fixed schedule instead of the exponential backoff above: the wait before each
+    # attempt (the first is the first attempt's), each spread by up to ±10%, as many
+    # attempts as entries. Waits may pass SQS's 15 minutes (webhooks retry for about a day).
+    schedule: tuple[float, ...] = ()
 
     def delay_for(self, attempt: int) -> int:
         """Exponential backoff with jitter (half to full of the exponential step)."""
         step = min(self.cap_seconds, self.base_seconds * 2 ** (attempt - 1))
         return int(random.uniform(step / 2, step))  # noqa: S311 - jitter, not security
+
+    def next_delay(self, attempts_made: int) -> float | None:
+        """The wait before the next attempt once `attempts_made` attempts failed; None when
+        no attempt is left."""
+        if not self.schedule:
+            return None if attempts_made >= self.max_attempts else self.delay_for(attempts_made)
+        if attempts_made >= len(self.schedule):
+            return None
+        step = self.schedule[attempts_made]
+        return step * random.uniform(0.9, 1.1)  # noqa: S311 - jitter, not security
 
 
 @dataclass
@@ -46,6 +63,10 @@ class BatchOutcome:
     retrying: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     not_claimed: int = 0
+
+    def count(self, status: str, delivery_id: str) -> None:
+        """Count a delivery by the status its attempt left it in (deferred: retrying)."""
+        {"sent": self.sent, "deferred": self.retrying}.get(status, self.failed).append(delivery_id)
 
 
 def deliver_batch(
@@ -71,6 +92,10 @@ def deliver_batch(
     each result is recorded by this thread as soon as it arrives, keeping the window in
     which a crash could cause a resend to the sends in flight.
     """
+    if message.not_before is not None and message.not_before > datetime.now(UTC):
+        # A long retry wait, not over yet: one more hop, nothing else.
+        retry_queue.send(message, delay_seconds=hop_delay(message.not_before))
+        return BatchOutcome()
     # Single statements, each atomic on its own: no BEGIN/COMMIT round trips per delivery.
     conn = db.connection()
     claimed = deliveries.claim(conn, message.tenant_id, message.delivery_ids, lease_seconds)
@@ -100,25 +125,16 @@ def deliver_batch(
             unexpected = unexpected or exc
             continue
         deliveries.record_outcome(conn, row["id"], status=status, **fields)
-        if status == "sent":
-            outcome.sent.append(row["id"])
-        elif status == "deferred":
-            outcome.retrying.append(row["id"])
+        outcome.count(status, row["id"])
+        if status == "deferred":
             retry_delay = max(retry_delay, delay)
-        else:
-            outcome.failed.append(row["id"])
         if status in ("sent", "failed"):
             events.append(_event(row, status, fields))
 
     if unexpected is not None:
         raise unexpected
     if outcome.retrying:
-        retry_queue.send(
-            ChannelMessage(
-                tenant_id=message.tenant_id, channel=message.channel, delivery_ids=outcome.retrying
-            ),
-            delay_seconds=retry_delay,
-        )
+        _requeue(retry_queue, message, outcome.retrying, retry_delay)
     touched = list({row["notification_id"] for row in claimed})
     if touched:
         closed = notifications.complete_finished(conn, touched)
@@ -144,9 +160,10 @@ def _attempt(
     try:
         message_id = send(message)
     except RetryableSendError as exc:
-        if attempt >= policy.max_attempts:
+        wait = policy.next_delay(attempt)
+        if wait is None:
             return "failed", {"provider": provider, "error": str(exc), "reason": "max_attempts"}, 0
-        delay = policy.delay_for(attempt)
+        delay = max(int(wait), exc.retry_after_seconds or 0)
         next_at = datetime.now(UTC) + timedelta(seconds=delay)
         return (
             "deferred",
@@ -156,6 +173,30 @@ def _attempt(
     except PermanentSendError as exc:
         return "failed", {"provider": provider, "error": str(exc), "reason": "rejected"}, 0
     return "sent", {"provider": provider, "provider_message_id": message_id}, 0
+
+
+def hop_delay(not_before: datetime) -> int:
+    """The delay of the next hop towards `not_before`: the rest of the wait, at most 15 min."""
+    wait = (not_before - datetime.now(UTC)).total_seconds()
+    return max(0, min(SQS_MAX_DELAY_SECONDS, int(wait + 0.999)))
+
+
+def _requeue(
+    retry_queue: MessageQueue, message: ChannelMessage, delivery_ids: list[str], delay: int
+) -> None:
+    """Send the deliveries to retry back to their queue, due in `delay` seconds."""
+    not_before = None
+    if delay > SQS_MAX_DELAY_SECONDS:
+        not_before = datetime.now(UTC) + timedelta(seconds=delay)
+    retry_queue.send(
+        ChannelMessage(
+            tenant_id=message.tenant_id,
+            channel=message.channel,
+            delivery_ids=delivery_ids,
+            not_before=not_before,
+        ),
+        delay_seconds=min(delay, SQS_MAX_DELAY_SECONDS),
+    )
 
 
 def _event(row: dict[str, Any], status: str, fields: dict[str, Any]) -> dict[str, Any]:

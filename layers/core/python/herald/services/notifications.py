@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 # Channels with a worker in this release. The API accepts every channel name of the
 # contract and answers 422 for one that cannot be delivered yet, rather than dropping it.
-AVAILABLE_CHANNELS: frozenset[Channel] = frozenset({"email"})
+AVAILABLE_CHANNELS: frozenset[Channel] = frozenset({"email", "webhook"})
 # A send_at this far in the past is a mistake, not clock skew.
 SEND_AT_TOLERANCE = timedelta(seconds=5)
 MAX_SCHEDULE_AHEAD = timedelta(days=366)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 from collections.abc import Sequence
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
@@ -31,11 +30,10 @@ from herald.db import webhooks
 from herald.db.connection import Connection, Database, Row
 from herald.ids import new_id
 from herald.models.messages import MAX_DELIVERIES_PER_MESSAGE, WebhookSendMessage
+from herald.services.delivering import RetryPolicy, hop_delay
 
 logger = logging.getLogger(__name__)
 
-# SQS caps a message delay at 15 minutes.
-SQS_MAX_DELAY_SECONDS = 900
 DELIVERY_FIELDS = (
     "delivery_id",
     "notification_id",
@@ -50,29 +48,13 @@ NOTIFICATION_FIELDS = ("notification_id", "status", "at")
 
 
 @dataclass(frozen=True)
-class RetrySchedule:
-    """Seconds to wait before each attempt; `jitter` spreads each wait by up to ±10%."""
-
-    delays: tuple[float, ...]
-    jitter: float = 0.1
-
-    def delay_after(self, attempts_made: int) -> float | None:
-        """The wait before the next attempt once `attempts_made` have failed; None when
-        the schedule is exhausted."""
-        if attempts_made >= len(self.delays):
-            return None
-        step = self.delays[attempts_made]
-        return step * random.uniform(1 - self.jitter, 1 + self.jitter)  # noqa: S311 - jitter
-
-
-@dataclass(frozen=True)
 class WebhookPorts:
     """What sending needs: the queue retries go back to, the events topic, the poster."""
 
     queue: MessageQueue
     publisher: EventPublisher
     poster: WebhookPoster
-    schedule: RetrySchedule
+    policy: RetryPolicy  # with the webhook schedule
     disable_after: timedelta
     lease_seconds: int
     senders: Executor
@@ -171,8 +153,7 @@ def enqueue_send(
     queue: MessageQueue, tenant_id: str, message_ids: Sequence[str], due_at: datetime
 ) -> None:
     """Queue messages to be sent at `due_at` (a hop of at most 15 minutes towards it)."""
-    wait = (due_at - datetime.now(UTC)).total_seconds()
-    delay = max(0, min(SQS_MAX_DELAY_SECONDS, int(wait + 0.999)))
+    delay = hop_delay(due_at)
     queue.send_many(
         [
             WebhookSendMessage(
@@ -247,7 +228,7 @@ def _record(
         status = "delivered"
         outcome.delivered.append(row["id"])
     else:
-        delay = None if gone else ports.schedule.delay_after(attempts_made)
+        delay = None if gone else ports.policy.next_delay(attempts_made)
         if delay is not None and result.retry_after_seconds is not None:
             delay = max(delay, result.retry_after_seconds)
         if delay is None:

@@ -67,3 +67,6 @@ CREATE TABLE webhook_channel_secrets (
     secret      text NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- Where the `webhook` channel reaches a user, unless the request gives a URL.
+ALTER TABLE users ADD COLUMN webhook_url text;
