@@ -128,3 +128,13 @@ WEBHOOK_EVENTS_WORKER_FUNCTION = FunctionSpec(
 )
 WEBHOOK_EVENTS_QUEUE_NAME = f"{NAME_PREFIX}-webhook-events"
 WEBHOOK_EVENTS_MAX_CONCURRENCY = 10
+# The `webhook` channel: signed POSTs to recipients' URLs, 15 s each, 16 at a time.
+WEBHOOK_WORKER_FUNCTION = FunctionSpec(
+    "webhook-worker",
+    "functions.workers.webhook_worker.handler",
+    "workers",
+    Duration.seconds(120),
+    512,
+)
+WEBHOOK_QUEUE_NAME = f"{NAME_PREFIX}-webhook"
+WEBHOOK_MAX_CONCURRENCY = 10

@@ -25,6 +25,9 @@ from infra.constants import (
     WEBHOOK_EVENTS_MAX_CONCURRENCY,
     WEBHOOK_EVENTS_QUEUE_NAME,
     WEBHOOK_EVENTS_WORKER_FUNCTION,
+    WEBHOOK_MAX_CONCURRENCY,
+    WEBHOOK_QUEUE_NAME,
+    WEBHOOK_WORKER_FUNCTION,
     WEBHOOKS_FUNCTION,
 )
 from infra.database import Database
@@ -85,6 +88,13 @@ class HeraldStack(Stack):
             consumer_timeout=WEBHOOK_EVENTS_WORKER_FUNCTION.timeout,
             environment_prefix="HERALD_WEBHOOK_EVENTS_QUEUE",
         )
+        webhook_queue = RedrivenQueue(
+            self,
+            "WebhookQueue",
+            queue_name=WEBHOOK_QUEUE_NAME,
+            consumer_timeout=WEBHOOK_WORKER_FUNCTION.timeout,
+            environment_prefix="HERALD_WEBHOOK_QUEUE",
+        )
         scheduler = SendScheduler(self, "Scheduler", target_queue=dispatch_queue.queue)
 
         # client --HTTPS--> HTTP API --> functions/api: writes, sends now or schedules.
@@ -115,6 +125,7 @@ class HeraldStack(Stack):
             uses=[
                 database.client(),
                 email_queue.sender(),
+                webhook_queue.sender(),
                 events.publisher(),
                 dispatch_queue.sender(),
                 scheduler.schedule_writer(),
@@ -129,7 +140,12 @@ class HeraldStack(Stack):
             spec=SWEEPER_FUNCTION,
             platform=platform,
             # Stalled notifications go back to dispatch, stalled deliveries to their channel.
-            uses=[database.client(), dispatch_queue.sender(), email_queue.sender()],
+            uses=[
+                database.client(),
+                dispatch_queue.sender(),
+                email_queue.sender(),
+                webhook_queue.sender(),
+            ],
         )
         run_every(self, "SweepSchedule", sweeper_function.function, SWEEP_INTERVAL)
 
@@ -186,6 +202,21 @@ class HeraldStack(Stack):
             max_concurrency=WEBHOOK_EVENTS_MAX_CONCURRENCY,
         )
 
+        # webhook queue --> functions/workers/webhook_worker --HTTPS (signed, SSRF-guarded)-->
+        # recipients' URLs (Slack, Teams, Discord, own services).
+        webhook_worker = HeraldFunction(
+            self,
+            "WebhookWorkerFunction",
+            spec=WEBHOOK_WORKER_FUNCTION,
+            platform=platform,
+            uses=[
+                database.client(),
+                webhook_queue.sender(),  # retries go back to the queue with a delay
+                events.publisher(),
+            ],
+        )
+        consume(webhook_worker.function, webhook_queue, max_concurrency=WEBHOOK_MAX_CONCURRENCY)
+
         # On every deploy: migrate the schema once the database is reachable.
         migrations_function = HeraldFunction(
             self,
@@ -201,7 +232,7 @@ class HeraldStack(Stack):
         DeadLetterAlarms(
             self,
             "DeadLetterAlarms",
-            queues=[dispatch_queue, email_queue, webhook_events_queue],
+            queues=[dispatch_queue, email_queue, webhook_events_queue, webhook_queue],
         )
 
         CfnOutput(self, "ApiUrl", value=api.url)

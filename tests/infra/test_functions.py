@@ -44,6 +44,8 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
         {
             "HERALD_EMAIL_QUEUE_URL",
             "HERALD_EMAIL_QUEUE_ARN",
+            "HERALD_WEBHOOK_QUEUE_URL",
+            "HERALD_WEBHOOK_QUEUE_ARN",
             "HERALD_EVENTS_TOPIC_ARN",
             # Quiet hours: a one-time schedule wakes the notification up on this queue.
             "HERALD_DISPATCH_QUEUE_URL",
@@ -60,6 +62,8 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_DISPATCH_QUEUE_ARN",
             "HERALD_EMAIL_QUEUE_URL",
             "HERALD_EMAIL_QUEUE_ARN",
+            "HERALD_WEBHOOK_QUEUE_URL",
+            "HERALD_WEBHOOK_QUEUE_ARN",
         },
     ),
     "functions.workers.email_worker.handler": (
@@ -84,6 +88,11 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_WEBHOOK_EVENTS_QUEUE_ARN",
             "HERALD_EVENTS_TOPIC_ARN",
         },
+    ),
+    "functions.workers.webhook_worker.handler": (
+        120,
+        512,
+        {"HERALD_WEBHOOK_QUEUE_URL", "HERALD_WEBHOOK_QUEUE_ARN", "HERALD_EVENTS_TOPIC_ARN"},
     ),
 }
 
