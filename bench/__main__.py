@@ -1,7 +1,8 @@
 """Pipeline benchmark on the local stack: real handlers, embedded PostgreSQL, moto, simulator.
 
 Prints: API accept latency, dispatch rate (deliveries inserted and enqueued per second),
-email send rate through the real `sendgrid` client, and handler import (cold start) times.
+email send rate through the real `sendgrid` client, webhook send and fan-out rates, and
+handler import (cold start) times.
 moto and the simulator stand in for AWS and SendGrid on loopback, so the rates measure
 Herald's own code and database work, not network latency to real providers.
 """
@@ -26,6 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench.templates import bench_template_renders
+from bench.webhooks import bench_webhooks
 
 ACCEPTS = 300
 FANOUT = 1_000  # the most recipients one notification takes
@@ -276,6 +278,7 @@ def main() -> None:
     accept_latency(bench)
     fan_out(bench)
     callback(bench)
+    bench_webhooks(bench)
     bench.simulator.stop()
     print()
     bench_template_renders()
