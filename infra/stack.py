@@ -145,6 +145,7 @@ class HeraldStack(Stack):
                 dispatch_queue.sender(),
                 email_queue.sender(),
                 webhook_queue.sender(),
+                webhook_events_queue.sender(),  # webhook messages whose queue message was lost
             ],
         )
         run_every(self, "SweepSchedule", sweeper_function.function, SWEEP_INTERVAL)

@@ -64,6 +64,8 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_EMAIL_QUEUE_ARN",
             "HERALD_WEBHOOK_QUEUE_URL",
             "HERALD_WEBHOOK_QUEUE_ARN",
+            "HERALD_WEBHOOK_EVENTS_QUEUE_URL",
+            "HERALD_WEBHOOK_EVENTS_QUEUE_ARN",
         },
     ),
     "functions.workers.email_worker.handler": (

@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import Webhook
 
 from local.http import LocalHttpServer
 from local.simulator.webhook_sink import WebhookSink
-from tests.integration.conftest import Stack, Tenant
+from tests.integration.conftest import LambdaContext, Stack, Tenant
 from tests.integration.pipeline import _poll, call_api, run_pipeline, send_email
 
 
@@ -243,3 +243,23 @@ def test_a_webhook_channel_retry_longer_than_15_minutes_waits_in_hops(
     worker.send_record(SQSRecord({"body": early.model_dump_json(), "messageId": "m"}))
     assert len(receiver.items("busy")) == 1
     assert _delayed(stack, stack.resources.webhook.url) == "2"
+
+
+def test_the_sweeper_sends_a_webhook_message_whose_queue_message_was_lost(
+    stack: Stack, tenant: Tenant, sink: tuple[WebhookSink, str]
+) -> None:
+    # given a message stored 20 minutes ago whose queue message never came
+    receiver, base = sink
+    _endpoint(stack, tenant.key, f"{base}/a", ["delivery.sent"])
+    (stored,) = fan_out(stack.db, [("m1", {"type": "delivery.sent", "tenant_id": tenant.id})])
+    with stack.db.transaction() as conn:
+        conn.execute("UPDATE webhook_messages SET next_attempt_at = now() - interval '20 minutes'")
+
+    # when the sweeper runs, then the webhook-events worker
+    result = stack.handlers["dispatch.sweeper"].handler({}, LambdaContext())
+    run_webhook_events(stack)
+
+    # then it was sent
+    assert result["webhook_messages"] == 1
+    (item,) = receiver.items("a")
+    assert item["headers"]["webhook-id"] == stored["id"]

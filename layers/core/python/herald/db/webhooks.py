@@ -282,3 +282,16 @@ def channel_secret(conn: Connection, tenant_id: str, new_secret: str) -> str:
     ).fetchone()
     assert row is not None
     return str(row["secret"])
+
+
+def stalled_messages(conn: Connection, cutoff: datetime, limit: int) -> list[Row]:
+    """Messages due before `cutoff` that nobody is sending: their queue message was lost
+    (dead-lettered, or its worker died after the claim and the lease lapsed)."""
+    return conn.execute(
+        "SELECT m.id, m.tenant_id FROM webhook_messages m"
+        " JOIN webhook_endpoints e ON e.id = m.endpoint_id AND e.status = 'enabled'"
+        " WHERE m.next_attempt_at < %s"
+        "   AND (m.status = 'pending' OR (m.status = 'sending' AND m.lease_expires_at < now()))"
+        " ORDER BY m.next_attempt_at LIMIT %s",
+        (cutoff, limit),
+    ).fetchall()

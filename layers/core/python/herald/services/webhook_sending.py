@@ -204,6 +204,21 @@ def send_messages(
     return outcome
 
 
+def resend_stalled(
+    db: Database, queue: MessageQueue, *, older_than: timedelta, limit: int = 5_000
+) -> int:
+    """Queue again the messages overdue by `older_than` that no queue message will send
+    (the sweeper's part for webhooks); returns how many."""
+    now = datetime.now(UTC)
+    rows = webhooks.stalled_messages(db.connection(), now - older_than, limit)
+    by_tenant: dict[str, list[str]] = {}
+    for row in rows:
+        by_tenant.setdefault(row["tenant_id"], []).append(row["id"])
+    for tenant_id, ids in by_tenant.items():
+        enqueue_send(queue, tenant_id, ids, now)
+    return len(rows)
+
+
 def _post(poster: WebhookPoster, row: Row) -> PostResult:
     body = str(row["body"])
     secrets = [row["secret"], *([row["previous_secret"]] if row["previous_secret"] else [])]
