@@ -130,6 +130,7 @@ def start() -> Bench:
         name.removeprefix("functions."): module for name, module in import_handlers().items()
     }
     _, key = create_tenant(Database(database_url), "bench")
+    _consume_webhook_events(resources, handlers)
     return Bench(
         handlers,
         key.key,
@@ -138,6 +139,25 @@ def start() -> Bench:
         boto3.client("sqs", region_name=REGION),
         signing_key,
     )
+
+
+def _consume_webhook_events(resources: Any, handlers: dict[str, ModuleType]) -> None:
+    """Consume the webhook-events queue all along, as the local runtime does: left to grow,
+    moto's SNS-to-SQS delivery slows every publish down (over a second at 1,000 messages),
+    which would be moto's cost, not Herald's."""
+    import boto3
+
+    from local.aws_resources import REGION
+    from local.lambda_context import LocalFunction
+    from local.pollers import QueuePoller
+
+    module = "workers.webhook_events_worker"
+    QueuePoller(
+        boto3.client("sqs", region_name=REGION),
+        resources.webhook_events.url,
+        resources.webhook_events.arn,
+        LocalFunction(module, handlers[module].handler, 120),
+    ).start()
 
 
 def accept_latency(bench: Bench) -> None:
