@@ -58,6 +58,10 @@ class QueuePoller:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Ask to stop without waiting: several pollers then finish their receives at once."""
+        self._stopping.set()
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop after the current receive (at most `wait_seconds`) or invocation."""
         self._stopping.set()

@@ -160,6 +160,11 @@ class Runtime:
         the pollers and the scheduler, whose invocations in flight finish while moto and the
         simulator still answer them, then those, then PostgreSQL."""
         self._stop.set()
+        # Every poller finishes its current receive (up to a second) at the same time,
+        # rather than one after the other.
+        for part in self._stoppables:
+            if isinstance(part, QueuePoller):
+                part.request_stop()
         for part in reversed(self._stoppables):
             try:
                 part.stop()

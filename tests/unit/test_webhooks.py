@@ -36,8 +36,8 @@ def _resolver(*addresses: str):  # type: ignore[no-untyped-def]
 
 
 def test_the_production_schedule_is_svixs_about_a_day_in_eight_attempts() -> None:
-    # given the default settings
-    schedule = Settings().webhook_retry_schedule
+    # given the default settings (whatever this process's environment says)
+    schedule = Settings.model_fields["webhook_retry_schedule"].default
 
     # then: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h
     assert schedule == (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
