@@ -13,6 +13,7 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -248,8 +249,11 @@ class Runtime:
         return key
 
     def _restore_schedules(self) -> None:
-        """Re-create the schedules of sends still ahead: moto forgets them when it stops."""
+        """Re-create the schedules of sends still ahead: moto forgets them when it stops.
+        Sends that fell due while Herald was down go to the dispatch queue at once (the
+        sweeper would, but only after its two-minute grace)."""
         from herald.aws.scheduler import OneTimeScheduler
+        from herald.aws.sqs import MessageQueue
         from herald.db.connection import Database
         from herald.models.messages import DispatchMessage
 
@@ -262,13 +266,19 @@ class Runtime:
             with db.transaction() as conn:
                 pending = conn.execute(
                     "SELECT id, tenant_id, send_at, schedule_name FROM notifications"
-                    " WHERE status = 'scheduled' AND send_at > now()"
+                    " WHERE status = 'scheduled'"
                 ).fetchall()
         finally:
             db.close()
+        now = datetime.now(UTC)
+        overdue = []
         for row in pending:
             message = DispatchMessage(tenant_id=row["tenant_id"], notification_id=row["id"])
+            if row["send_at"] <= now:
+                overdue.append(message)
+                continue
             scheduler.schedule(row["schedule_name"], row["send_at"], message.model_dump_json())
+        MessageQueue(self.resources.dispatch.url).send_many(overdue)
         if pending:
             logger.info("restored %d schedules", len(pending))
 
