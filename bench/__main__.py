@@ -3,7 +3,8 @@
 Prints: API accept latency, dispatch rate (deliveries inserted and enqueued per second),
 email send rate through the real `sendgrid` client, SMS send rate through the real `twilio`
 client beside the bare client's own time per call, push and web push rates through
-`firebase-admin` and `pywebpush` beside the bare libraries, what a delivery uses and costs in AWS
+`firebase-admin` and `pywebpush` beside the bare libraries, in-app stores and inbox counts,
+webhook send and fan-out rates beside bare signed POSTs, what a delivery uses and costs in AWS
 (bench/costs.py), and handler import (cold start) times beside a bare Powertools import.
 moto and the simulator stand in for AWS and SendGrid on loopback, so the rates measure
 Herald's own code and database work, not network latency to real providers.
@@ -33,6 +34,7 @@ from bench.inbox import bench_inbox
 from bench.push import bench_push
 from bench.sms import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, bench_sms, twilio_secret
 from bench.templates import bench_template_renders
+from bench.webhooks import bench_webhooks
 
 ACCEPTS = 300
 FANOUT = 1_000  # the most recipients one notification takes
@@ -186,6 +188,7 @@ def start() -> Bench:
         name.removeprefix("functions."): module for name, module in import_handlers().items()
     }
     tenant_id, key = create_tenant(Database(database_url), "bench")
+    _consume_webhook_events(resources, handlers)
     return Bench(
         handlers,
         key.key,
@@ -197,6 +200,25 @@ def start() -> Bench:
         tenant_id,
         postgres,
     )
+
+
+def _consume_webhook_events(resources: Any, handlers: dict[str, ModuleType]) -> None:
+    """Consume the webhook-events queue all along, as the local runtime does: left to grow,
+    moto's SNS-to-SQS delivery slows every publish down (over a second at 1,000 messages),
+    which would be moto's cost, not Herald's."""
+    import boto3
+
+    from local.aws_resources import REGION
+    from local.lambda_context import LocalFunction
+    from local.pollers import QueuePoller
+
+    module = "workers.webhook_events_worker"
+    QueuePoller(
+        boto3.client("sqs", region_name=REGION),
+        resources.webhook_events.url,
+        resources.webhook_events.arn,
+        LocalFunction(module, handlers[module].handler, 120),
+    ).start()
 
 
 def accept_latency(bench: Bench) -> None:
@@ -420,6 +442,7 @@ def main() -> None:
         print()
         bench_push(bench, bench.tenant_id)
         bench_inbox(bench)
+        bench_webhooks(bench)
         bench.simulator.stop()
         print()
         bench_template_renders()

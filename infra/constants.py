@@ -170,3 +170,25 @@ VAPID_SECRET_LENGTH = 64
 
 EMAIL_FROM_CONTEXT_KEY = "emailFrom"
 DEFAULT_EMAIL_FROM = "notifications@example.com"
+
+# Outbound webhooks: status events fanned out to customer endpoints. Each POST may take 15 s
+# (sent 16 at a time); a batch of ten events to a few endpoints each fits in 120 s.
+WEBHOOK_EVENTS_WORKER_FUNCTION = FunctionSpec(
+    "webhook-events-worker",
+    "functions.workers.webhook_events_worker.handler",
+    "workers",
+    Duration.seconds(120),
+    512,
+)
+WEBHOOK_EVENTS_QUEUE_NAME = f"{NAME_PREFIX}-webhook-events"
+WEBHOOK_EVENTS_MAX_CONCURRENCY = 10
+# The `webhook` channel: signed POSTs to recipients' URLs, 15 s each, 16 at a time.
+WEBHOOK_WORKER_FUNCTION = FunctionSpec(
+    "webhook-worker",
+    "functions.workers.webhook_worker.handler",
+    "workers",
+    Duration.seconds(120),
+    512,
+)
+WEBHOOK_QUEUE_NAME = f"{NAME_PREFIX}-webhook"
+WEBHOOK_MAX_CONCURRENCY = 10

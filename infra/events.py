@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constants import EVENTS_TOPIC_NAME
@@ -32,6 +36,18 @@ class EventsTopic(Construct):
         return Binding(
             environment={"HERALD_EVENTS_TOPIC_ARN": self.topic.topic_arn},
             grant=self._grant_publish,
+        )
+
+    def feed(self, queue: sqs.IQueue, event_types: Sequence[str]) -> None:
+        """Deliver the events of `event_types` to `queue`, raw: the body is the event itself."""
+        self.topic.add_subscription(
+            subscriptions.SqsSubscription(
+                queue,
+                raw_message_delivery=True,
+                filter_policy={
+                    "type": sns.SubscriptionFilter.string_filter(allowlist=list(event_types))
+                },
+            )
         )
 
     def _grant_publish(self, function: lambda_.Function) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
+from herald.models.webhooks import EVENT_TYPES
 
 from infra.api import HttpApi
 from infra.constants import (
@@ -34,6 +35,12 @@ from infra.constants import (
     WEB_PUSH_MAX_CONCURRENCY,
     WEB_PUSH_QUEUE_NAME,
     WEB_PUSH_WORKER_FUNCTION,
+    WEBHOOK_EVENTS_MAX_CONCURRENCY,
+    WEBHOOK_EVENTS_QUEUE_NAME,
+    WEBHOOK_EVENTS_WORKER_FUNCTION,
+    WEBHOOK_MAX_CONCURRENCY,
+    WEBHOOK_QUEUE_NAME,
+    WEBHOOK_WORKER_FUNCTION,
     WEBHOOKS_FUNCTION,
     WHATSAPP_QUEUE_NAME,
     WHATSAPP_WORKER_FUNCTION,
@@ -141,6 +148,20 @@ class HeraldStack(Stack):
         )
         # browsers <--WebSocket-- inbox changes (item created, counts).
         inbox_socket = InboxWebSocketApi(self, "InboxWebSocket")
+        webhook_events_queue = RedrivenQueue(
+            self,
+            "WebhookEventsQueue",
+            queue_name=WEBHOOK_EVENTS_QUEUE_NAME,
+            consumer_timeout=WEBHOOK_EVENTS_WORKER_FUNCTION.timeout,
+            environment_prefix="HERALD_WEBHOOK_EVENTS_QUEUE",
+        )
+        webhook_queue = RedrivenQueue(
+            self,
+            "WebhookQueue",
+            queue_name=WEBHOOK_QUEUE_NAME,
+            consumer_timeout=WEBHOOK_WORKER_FUNCTION.timeout,
+            environment_prefix="HERALD_WEBHOOK_QUEUE",
+        )
 
         # client --HTTPS--> HTTP API --> functions/api: writes, sends now or schedules.
         api = HttpApi(self, "Api")
@@ -159,6 +180,7 @@ class HeraldStack(Stack):
                 vapid_keys.reader(),  # serves the VAPID public key
                 events.publisher(),  # delivery.read when an inbox item is read
                 inbox_socket.pusher(),  # inbox counts after each change
+                webhook_events_queue.sender(),  # webhook tests and replays
             ],
         )
         api.route_default(api_function.function)
@@ -178,6 +200,7 @@ class HeraldStack(Stack):
                 push_queue.sender(),
                 web_push_queue.sender(),
                 in_app_queue.sender(),
+                webhook_queue.sender(),
                 events.publisher(),
                 dispatch_queue.sender(),
                 scheduler.schedule_writer(),
@@ -206,6 +229,8 @@ class HeraldStack(Stack):
                 push_queue.sender(),
                 web_push_queue.sender(),
                 in_app_queue.sender(),
+                webhook_queue.sender(),
+                webhook_events_queue.sender(),  # webhook messages whose queue message was lost
             ],
         )
 
@@ -316,6 +341,41 @@ class HeraldStack(Stack):
         )
         api.route_callbacks(webhooks_function.function)
 
+        # status events --SNS, filtered--> webhook-events queue --> functions/workers/
+        # webhook_events_worker --HTTPS (signed, SSRF-guarded)--> customer endpoints.
+        events.feed(webhook_events_queue.queue, EVENT_TYPES)
+        webhook_events_worker = HeraldFunction(
+            self,
+            "WebhookEventsWorkerFunction",
+            spec=WEBHOOK_EVENTS_WORKER_FUNCTION,
+            platform=platform,
+            uses=[
+                database.client(),
+                webhook_events_queue.sender(),  # retries go back to the queue with a delay
+                events.publisher(),  # webhook.endpoint_disabled
+            ],
+        )
+        consume(
+            webhook_events_worker.function,
+            webhook_events_queue,
+            max_concurrency=WEBHOOK_EVENTS_MAX_CONCURRENCY,
+        )
+
+        # webhook queue --> functions/workers/webhook_worker --HTTPS (signed, SSRF-guarded)-->
+        # recipients' URLs (Slack, Teams, Discord, own services).
+        webhook_worker = HeraldFunction(
+            self,
+            "WebhookWorkerFunction",
+            spec=WEBHOOK_WORKER_FUNCTION,
+            platform=platform,
+            uses=[
+                database.client(),
+                webhook_queue.sender(),  # retries go back to the queue with a delay
+                events.publisher(),
+            ],
+        )
+        consume(webhook_worker.function, webhook_queue, max_concurrency=WEBHOOK_MAX_CONCURRENCY)
+
         # On every deploy: migrate the schema once the database is reachable.
         migrations_function = HeraldFunction(
             self,
@@ -339,6 +399,8 @@ class HeraldStack(Stack):
                 push_queue,
                 web_push_queue,
                 in_app_queue,
+                webhook_events_queue,
+                webhook_queue,
             ],
         )
 

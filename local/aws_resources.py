@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from herald.models.webhooks import EVENT_TYPES
+
+# What the webhook-events subscription lets through: the event types of API.md's list.
+WEBHOOK_EVENTS_FILTER_POLICY = {"type": list(EVENT_TYPES)}
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -41,6 +45,8 @@ class Resources:
     push: Queue
     web_push: Queue
     vapid_secret_id: str
+    webhook_events: Queue
+    webhook: Queue
 
     def environment(self) -> dict[str, str]:
         """The HERALD_* variables the handlers read, as CDK sets them in AWS."""
@@ -60,6 +66,8 @@ class Resources:
             "HERALD_PUSH_QUEUE_URL": self.push.url,
             "HERALD_WEB_PUSH_QUEUE_URL": self.web_push.url,
             "HERALD_VAPID_SECRET_ID": self.vapid_secret_id,
+            "HERALD_WEBHOOK_EVENTS_QUEUE_URL": self.webhook_events.url,
+            "HERALD_WEBHOOK_QUEUE_URL": self.webhook.url,
         }
 
 
@@ -118,6 +126,9 @@ def provision(
     topic_arn = boto3.client("sns", region_name=REGION).create_topic(Name=f"{prefix}-events")[
         "TopicArn"
     ]
+    webhook_events = _queue(sqs, f"{prefix}-webhook-events", visibility_timeout)
+    subscribe_webhook_events(topic_arn, webhook_events.arn)
+    webhook = _queue(sqs, f"{prefix}-webhook", visibility_timeout)
     scheduler = boto3.client("scheduler", region_name=REGION)
     with contextlib.suppress(scheduler.exceptions.ConflictException):
         scheduler.create_schedule_group(Name=SCHEDULE_GROUP)
@@ -133,6 +144,23 @@ def provision(
         push=_queue(sqs, f"{prefix}-push", visibility_timeout),
         web_push=_queue(sqs, f"{prefix}-web-push", visibility_timeout),
         vapid_secret_id=_secret(f"{prefix}/vapid", vapid_secret or new_links_secret()),
+        webhook_events=webhook_events,
+        webhook=webhook,
+    )
+
+
+def subscribe_webhook_events(topic_arn: str, queue_arn: str) -> None:
+    """The topic feeds the webhook-events queue the event types endpoints may subscribe to,
+    raw (the body is the event itself), as CDK subscribes it. Idempotent, like SNS."""
+    boto3.client("sns", region_name=REGION).subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={
+            "RawMessageDelivery": "true",
+            "FilterPolicy": json.dumps(WEBHOOK_EVENTS_FILTER_POLICY),
+        },
+        ReturnSubscriptionArn=True,
     )
 
 

@@ -21,6 +21,8 @@ HANDLER_MODULES = (
     "functions.workers.web_push_worker",
     "functions.workers.in_app_worker",
     "functions.realtime.handler",
+    "functions.workers.webhook_events_worker",
+    "functions.workers.webhook_worker",
 )
 
 
@@ -44,6 +46,8 @@ def function_environment(
         "POWERTOOLS_SERVICE_NAME": "herald",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": log_level,
+        # Locally, webhooks may reach the dev sink on http://127.0.0.1 (never when deployed).
+        "HERALD_WEBHOOK_ALLOW_LOCAL_SINK": "true",
     }
     if sendgrid_api_host:
         environment["HERALD_SENDGRID_API_HOST"] = sendgrid_api_host

@@ -21,6 +21,7 @@ def document() -> dict[str, object]:
         "HERALD_SWEEPER_ARN": "arn:aws:lambda:us-east-1:123456789012:function:unused",
         "HERALD_LINKS_SECRET_ID": "arn:aws:secretsmanager:us-east-1:123456789012:secret:unused",
         "HERALD_EVENTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:unused",
+        "HERALD_WEBHOOK_EVENTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/unused",
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         os.environ.setdefault(name, value)

@@ -14,6 +14,7 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -37,6 +38,8 @@ from local.lambda_context import LocalFunction
 from local.pollers import PollerGroup, QueuePoller
 from local.scheduler import SchedulerEmulator
 from local.simulator import ProviderSimulator
+from local.simulator.webhook_sink import PREFIX as WEBHOOK_SINK_PREFIX
+from local.simulator.webhook_sink import WebhookSink
 from local.websocket import WebSocketGateway
 
 logger = logging.getLogger("herald.dev")
@@ -96,6 +99,7 @@ class Runtime:
     simulator: ProviderSimulator | None = None
     gateway: Gateway | None = None
     websocket: WebSocketGateway | None = None
+    webhook_sink: WebhookSink = field(default_factory=WebhookSink)
     _stoppables: list[Any] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _postgres: Any = None
@@ -157,6 +161,12 @@ class Runtime:
             (self.resources.push, "functions.workers.push_worker", "push-worker"),
             (self.resources.web_push, "functions.workers.web_push_worker", "web-push-worker"),
             (self.resources.in_app, "functions.workers.in_app_worker", "in-app-worker"),
+            (
+                self.resources.webhook_events,
+                "functions.workers.webhook_events_worker",
+                "webhook-events-worker",
+            ),
+            (self.resources.webhook, "functions.workers.webhook_worker", "webhook-worker"),
         ):
             function = LocalFunction(name, handlers[module].handler, 60)
             pollers.append(QueuePoller(sqs, queue.url, queue.arn, function))
@@ -199,6 +209,7 @@ class Runtime:
                 "/_dev/outbox": self._outbox_route,
                 "/_dev/twilio/inbound": self._twilio_inbound_route,
                 "/_dev/web-push/subscriptions": self._web_push_subscription_route,
+                WEBHOOK_SINK_PREFIX: self.webhook_sink.route,
             },
         )
         self.gateway.start()
@@ -210,6 +221,11 @@ class Runtime:
         the pollers and the scheduler, whose invocations in flight finish while moto and the
         simulator still answer them, then those, then PostgreSQL."""
         self._stop.set()
+        # Every poller finishes its current receive (up to a second) at the same time,
+        # rather than one after the other.
+        for part in self._stoppables:
+            if isinstance(part, QueuePoller):
+                part.request_stop()
         for part in reversed(self._stoppables):
             try:
                 part.stop()
@@ -319,10 +335,11 @@ class Runtime:
     def _restore_schedules(self) -> None:
         """Re-create the schedules of sends not yet dispatched: moto forgets them when it stops.
 
-        One that fell due while Herald was down (or starting) fires at the emulator's first
-        check, rather than waiting for the sweeper.
+        Sends that fell due while Herald was down go to the dispatch queue at once, rather
+        than waiting for the sweeper's grace.
         """
         from herald.aws.scheduler import OneTimeScheduler
+        from herald.aws.sqs import MessageQueue
         from herald.db.connection import Database
         from herald.models.messages import DispatchMessage
 
@@ -339,9 +356,15 @@ class Runtime:
                 ).fetchall()
         finally:
             db.close()
+        now = datetime.now(UTC)
+        overdue = []
         for row in pending:
             message = DispatchMessage(tenant_id=row["tenant_id"], notification_id=row["id"])
+            if row["send_at"] <= now:
+                overdue.append(message)
+                continue
             scheduler.schedule(row["schedule_name"], row["send_at"], message.model_dump_json())
+        MessageQueue(self.resources.dispatch.url).send_many(overdue)
         if pending:
             logger.info("restored %d schedules", len(pending))
 

@@ -14,6 +14,7 @@ from herald.aws.sns import EventPublisher
 from herald.aws.sqs import MessageQueue
 from herald.aws.sweeps import sweep_schedule
 from herald.aws.websocket import ConnectionPoster
+from herald.channels.url_guard import UrlPolicy
 from herald.db.connection import Database
 from herald.services.auth import Principal, authenticate
 from herald.services.idempotency import StoredResponse
@@ -94,3 +95,7 @@ inbox_ports = InboxPorts(
         else None
     ),
 )
+# Outbound webhooks: the SSRF policy URLs are checked against when saved, and the queue
+# that tests and replays are sent through.
+webhook_url_policy = UrlPolicy(allow_local_sink=settings.webhook_allow_local_sink)
+webhook_events_queue = MessageQueue(settings.required("webhook_events_queue_url"))

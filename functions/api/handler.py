@@ -23,6 +23,7 @@ from functions.api.routes import (
     suppressions,
     templates,
     users,
+    webhook_endpoints,
 )
 
 logger = Logger()
@@ -37,6 +38,7 @@ app.include_router(end_user_pages.router)
 app.include_router(api_keys.router)
 app.include_router(operations.router)
 app.include_router(inbox.router)
+app.include_router(webhook_endpoints.router)
 errors.register(app)
 app.configure_openapi(
     title="Herald",

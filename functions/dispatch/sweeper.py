@@ -19,6 +19,7 @@ from herald.db.connection import Database
 from herald.services.delivering import RetryPolicy
 from herald.services.sweep_schedule import run_while_pending
 from herald.services.sweeper import sweep
+from herald.services.webhook_sending import resend_stalled
 from herald.settings import Settings
 
 logger = Logger()
@@ -28,6 +29,9 @@ db = Database(database_url(settings), settings.database_prepare_threshold)
 dispatch_queue = MessageQueue(settings.required("dispatch_queue_url"))
 channel_queues = sqs.channel_queues(settings)
 policy = RetryPolicy(max_attempts=settings.max_attempts, base_seconds=settings.retry_base_seconds)
+webhook_events_queue = MessageQueue(settings.required("webhook_events_queue_url"))
+# A webhook message this overdue lost its queue message: queue it again.
+WEBHOOK_STALL = timedelta(minutes=15)
 schedule = sweep_schedule(
     settings,
     OneTimeScheduler(
@@ -41,16 +45,18 @@ schedule = sweep_schedule(
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result, renewed = run_while_pending(
+    result, renewed = run_while_pending(db, schedule, _sweep)
+    return {**result, "renewed": renewed}
+
+
+def _sweep() -> dict[str, Any]:
+    result = sweep(
         db,
-        schedule,
-        lambda: sweep(
-            db,
-            dispatch_queue,
-            channel_queues,
-            grace=timedelta(seconds=settings.sweeper_notification_grace_seconds),
-            delivery_grace=timedelta(seconds=settings.sweeper_delivery_grace_seconds),
-            policy=policy,
-        ),
+        dispatch_queue,
+        channel_queues,
+        grace=timedelta(seconds=settings.sweeper_notification_grace_seconds),
+        delivery_grace=timedelta(seconds=settings.sweeper_delivery_grace_seconds),
+        policy=policy,
     )
-    return {**asdict(result), "renewed": renewed}
+    webhook_messages = resend_stalled(db, webhook_events_queue, older_than=WEBHOOK_STALL)
+    return {**asdict(result), "webhook_messages": webhook_messages}

@@ -51,6 +51,8 @@ def start_herald(
         "HERALD_HOME": str(home),
         "HERALD_PORT": str(port),
         "HERALD_DEV_API_KEY": key,
+        # Webhook retries a second apart instead of over a day, so tests watch them all.
+        "HERALD_WEBHOOK_RETRY_SCHEDULE": "[0, 1, 1, 1, 1, 1]",
         "HERALD_WEBSOCKET_PORT": str(free_port()),
         **(env or {}),
     }

@@ -1,4 +1,4 @@
-"""The eight functions: handlers, sizes, runtime, environment contract, one role each."""
+"""The functions: handlers, sizes, runtime, environment contract, one role each."""
 
 from __future__ import annotations
 
@@ -42,6 +42,8 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_EVENTS_TOPIC_ARN",
             "HERALD_WEBSOCKET_URL",
             "HERALD_WEBSOCKET_MANAGEMENT_URL",
+            "HERALD_WEBHOOK_EVENTS_QUEUE_URL",
+            "HERALD_WEBHOOK_EVENTS_QUEUE_ARN",
         },
     ),
     "functions.webhooks.handler.handler": (
@@ -62,6 +64,8 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             *PUSH_QUEUES,
             "HERALD_IN_APP_QUEUE_URL",
             "HERALD_IN_APP_QUEUE_ARN",
+            "HERALD_WEBHOOK_QUEUE_URL",
+            "HERALD_WEBHOOK_QUEUE_ARN",
             "HERALD_EVENTS_TOPIC_ARN",
             # Quiet hours: a one-time schedule wakes the notification up on this queue.
             "HERALD_DISPATCH_QUEUE_URL",
@@ -90,6 +94,10 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             *PUSH_QUEUES,
             "HERALD_IN_APP_QUEUE_URL",
             "HERALD_IN_APP_QUEUE_ARN",
+            "HERALD_WEBHOOK_QUEUE_URL",
+            "HERALD_WEBHOOK_QUEUE_ARN",
+            "HERALD_WEBHOOK_EVENTS_QUEUE_URL",
+            "HERALD_WEBHOOK_EVENTS_QUEUE_ARN",
         },
     ),
     "functions.workers.email_worker.handler": (
@@ -151,6 +159,20 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
     ),
     "functions.realtime.handler.handler": (10, 256, {"HERALD_LINKS_SECRET_ID"}),
     "functions.migrations.handler.handler": (300, 256, set()),
+    "functions.workers.webhook_events_worker.handler": (
+        120,
+        512,
+        {
+            "HERALD_WEBHOOK_EVENTS_QUEUE_URL",
+            "HERALD_WEBHOOK_EVENTS_QUEUE_ARN",
+            "HERALD_EVENTS_TOPIC_ARN",
+        },
+    ),
+    "functions.workers.webhook_worker.handler": (
+        120,
+        512,
+        {"HERALD_WEBHOOK_QUEUE_URL", "HERALD_WEBHOOK_QUEUE_ARN", "HERALD_EVENTS_TOPIC_ARN"},
+    ),
 }
 
 
@@ -159,7 +181,7 @@ def _environment(function: dict[str, Any]) -> dict[str, Any]:
     return variables
 
 
-def test_the_eight_functions_have_their_contracted_handlers_and_sizes(resources: Resources) -> None:
+def test_the_functions_have_their_contracted_handlers_and_sizes(resources: Resources) -> None:
     # given
     functions = herald_functions(resources)
 

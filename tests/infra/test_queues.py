@@ -60,7 +60,7 @@ def test_every_sqs_event_source_mapping_reports_batch_item_failures(resources: R
     }
 
     # then
-    assert len(response_types) == 7, "dispatch and the six channel workers"
+    assert len(response_types) == 9, "dispatch, the seven channel workers and webhook events"
     for key, types in response_types.items():
         assert "ReportBatchItemFailures" in types, key
         assert mappings[key]["Properties"]["BatchSize"] == 10, key

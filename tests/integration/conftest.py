@@ -146,6 +146,7 @@ def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
     )
     # Retries without waiting, so a test can walk a delivery through all its attempts.
     os.environ["HERALD_RETRY_BASE_SECONDS"] = "0"
+    os.environ["HERALD_WEBHOOK_RETRY_SCHEDULE"] = "[0, 0, 0]"
     handlers = {
         name.removeprefix("functions."): module for name, module in import_handlers().items()
     }
@@ -194,6 +195,8 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         resources.push,
         resources.web_push,
         resources.in_app,
+        resources.webhook_events,
+        resources.webhook,
     ):
         for url in (queue.url, queue.dlq_url):
             sqs.purge_queue(QueueUrl=url)

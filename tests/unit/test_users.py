@@ -19,6 +19,7 @@ def test_a_user_is_stored_in_canonical_form() -> None:
         locale="pt_br",
         timezone="America/Sao_Paulo",
         data={"plan": "pro"},
+        webhook_url="https://hooks.example.com/ada",
     )
 
     # then
@@ -29,9 +30,10 @@ def test_a_user_is_stored_in_canonical_form() -> None:
         "locale": "pt-BR",
         "timezone": "America/Sao_Paulo",
         "data": {"plan": "pro"},
+        "webhook_url": "https://hooks.example.com/ada",
     }
     assert UserIn().model_dump() == dict.fromkeys(
-        ("email", "phone", "name", "locale", "timezone"), None
+        ("email", "phone", "name", "locale", "timezone", "webhook_url"), None
     ) | {"data": {}}
 
 

@@ -99,6 +99,18 @@ class Settings(BaseSettings):
     websocket_management_url: str | None = None
     # What browsers connect to (`wss://{api-id}.execute-api.{region}.amazonaws.com/{stage}`).
     websocket_url: str | None = None
+    # Outbound webhooks. The webhook-events queue takes the status events the SNS topic
+    # fans out to it, and the messages of tests, replays and retries.
+    webhook_events_queue_url: str | None = None
+    # Seconds before each attempt of a message (Svix's schedule: immediately, 5 s, 5 min,
+    # 30 min, 2 h, 5 h, 10 h, 10 h); after the last, the message has failed. Tests shorten it.
+    webhook_retry_schedule: tuple[float, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+    # An endpoint whose every attempt failed for this long is disabled.
+    webhook_disable_after_seconds: int = 5 * 24 * 3600
+    # The local runtime only: let webhooks reach its sink on http://127.0.0.1.
+    webhook_allow_local_sink: bool = False
+    # The `webhook` channel's queue.
+    webhook_queue_url: str | None = None
 
     def required(self, name: str) -> str:
         """A setting this function cannot run without: fail at cold start, naming it."""

@@ -13,7 +13,7 @@ from herald.settings import Settings
 
 _SQS_BATCH = 10  # SendMessageBatch takes at most ten entries
 # The channels with a queue and a worker, each queue's URL in Settings as `<channel>_queue_url`.
-DELIVERED_CHANNELS = ("email", "sms", "whatsapp", "push", "web_push", "in_app")
+DELIVERED_CHANNELS = ("email", "sms", "whatsapp", "push", "web_push", "in_app", "webhook")
 
 
 class QueueSendError(RuntimeError):

@@ -12,12 +12,9 @@ class SendError(Exception):
 class RetryableSendError(SendError):
     """Worth another attempt later: timeouts, throttling, provider 5xx."""
 
-
-class RetryAfterError(RetryableSendError):
-    """Retryable, and the provider said when (`Retry-After`): no retry comes sooner."""
-
-    def __init__(self, message: str, retry_after_seconds: float | None) -> None:
+    def __init__(self, message: str, retry_after_seconds: float | None = None) -> None:
         super().__init__(message)
+        # The far end's own `Retry-After`: the next attempt waits at least this long.
         self.retry_after_seconds = retry_after_seconds
 
 

@@ -184,8 +184,8 @@ def record_outcome(
 
 def for_update_by_ids(conn: Connection, delivery_ids: Sequence[str]) -> list[Row]:
     return conn.execute(
-        "SELECT id, tenant_id, notification_id, channel, status, address FROM deliveries"
-        " WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+        "SELECT id, tenant_id, notification_id, channel, status, address, recipient, provider"
+        " FROM deliveries WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
         (list(delivery_ids),),
     ).fetchall()
 

@@ -8,10 +8,12 @@ from herald.db.connection import Connection
 
 
 def work_in_flight(conn: Connection, *, horizon: datetime) -> bool:
-    """Notifications not dispatched yet, or deliveries not finished, that are due by `horizon`.
+    """Notifications not dispatched yet, or deliveries not finished, that are due by `horizon`,
+    or webhook messages not sent yet (their retries hop through the queue, so a lost queue
+    message is the sweeper's to find, however far ahead the next attempt is).
 
-    Both tables keep partial indexes on exactly these statuses, so the answer is a probe of
-    two small indexes whatever the history's size.
+    The three tables keep partial indexes on exactly these statuses, so the answer is a probe
+    of three small indexes whatever the history's size.
     """
     row = conn.execute(
         "SELECT EXISTS ("
@@ -22,6 +24,8 @@ def work_in_flight(conn: Connection, *, horizon: datetime) -> bool:
         "  WHERE status IN ('queued', 'sending')"
         "     OR (status = 'deferred' AND (next_attempt_at IS NULL"
         "                                  OR next_attempt_at <= %(horizon)s))"
+        ") OR EXISTS ("
+        "  SELECT 1 FROM webhook_messages WHERE status IN ('pending', 'sending')"
         ") AS pending",
         {"horizon": horizon},
     ).fetchone()

@@ -10,7 +10,8 @@ from psycopg.types.json import Jsonb
 from herald.db.connection import Connection, Row
 
 _USER_COLUMNS = (
-    "user_id, email, phone, name, locale, timezone, data, preferences, created_at, updated_at"
+    "user_id, email, phone, name, locale, timezone, data, preferences, created_at, updated_at,"
+    " webhook_url"
 )
 # What a delivery anonymised by an erasure keeps of its recipient.
 ERASED_RECIPIENT = "<erased>"
@@ -27,16 +28,19 @@ def upsert_user(
     locale: str | None,
     timezone: str | None,
     data: dict[str, Any],
+    webhook_url: str | None = None,
 ) -> Row:
     """Create the user or replace its profile; preferences are left as they are."""
     row = conn.execute(
-        "INSERT INTO users (tenant_id, user_id, email, phone, name, locale, timezone, data)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+        "INSERT INTO users (tenant_id, user_id, email, phone, name, locale, timezone, data,"
+        "                   webhook_url)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (tenant_id, user_id) DO UPDATE SET email = excluded.email,"
         " phone = excluded.phone, name = excluded.name, locale = excluded.locale,"
-        " timezone = excluded.timezone, data = excluded.data, updated_at = now()"
+        " timezone = excluded.timezone, data = excluded.data,"
+        " webhook_url = excluded.webhook_url, updated_at = now()"
         f" RETURNING {_USER_COLUMNS}",
-        (tenant_id, user_id, email, phone, name, locale, timezone, Jsonb(data)),
+        (tenant_id, user_id, email, phone, name, locale, timezone, Jsonb(data), webhook_url),
     ).fetchone()
     assert row is not None
     return row
@@ -54,13 +58,14 @@ def get_user(conn: Connection, tenant_id: str, user_id: str, *, lock: bool = Fal
 def get_users(conn: Connection, tenant_id: str, user_ids: Sequence[str]) -> dict[str, Row]:
     """The users among `user_ids` that exist, by user_id, in one query (for dispatch).
 
-    Each row has user_id, email, phone, name, locale, timezone and preferences (the
+    Each row has user_id, email, phone, name, locale, timezone, webhook_url and preferences (the
     Preferences JSON; `{}` when never set).
     """
     if not user_ids:
         return {}
     rows = conn.execute(
-        "SELECT user_id, email, phone, name, locale, timezone, preferences FROM users"
+        "SELECT user_id, email, phone, name, locale, timezone, preferences, webhook_url"
+        " FROM users"
         " WHERE tenant_id = %s AND user_id = ANY(%s)",
         (tenant_id, list(dict.fromkeys(user_ids))),
     ).fetchall()

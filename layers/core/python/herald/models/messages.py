@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
 
 from herald.models.common import Channel
 
@@ -19,3 +21,16 @@ class ChannelMessage(BaseModel):
     tenant_id: str
     channel: Channel
     delivery_ids: list[str] = Field(min_length=1, max_length=MAX_DELIVERIES_PER_MESSAGE)
+    # A retry waiting longer than SQS's 15-minute delay limit: until then, the message only
+    # goes back on the queue (hops of at most 15 minutes).
+    not_before: AwareDatetime | None = None
+
+
+class WebhookSendMessage(BaseModel):
+    """On the webhook-events queue beside the status events: send these webhook messages
+    once `due_at` has come (a retry, a test, a replay)."""
+
+    kind: Literal["send"] = "send"
+    tenant_id: str
+    message_ids: list[str] = Field(min_length=1, max_length=MAX_DELIVERIES_PER_MESSAGE)
+    due_at: AwareDatetime

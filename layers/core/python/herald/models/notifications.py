@@ -17,7 +17,7 @@ from pydantic import (
 from herald.models.common import Channel, DeliveryStatus, NotificationStatus
 from herald.models.content import Content
 from herald.models.templates import TEMPLATE_KEY_PATTERN
-from herald.models.validators import Locale, Phone
+from herald.models.validators import Locale, Phone, WebhookUrl
 
 MAX_RECIPIENTS = 1000
 
@@ -30,14 +30,17 @@ class Recipient(BaseModel):
     user_id: str | None = Field(default=None, min_length=1, max_length=255)
     email: EmailStr | None = None
     phone: Phone | None = None
+    webhook_url: WebhookUrl | None = Field(
+        default=None, description="For the `webhook` channel: a Slack, Teams or own URL"
+    )
     locale: Locale | None = Field(
         default=None, description="Picks a template's translation: fr-CA, then fr"
     )
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Recipient:
-        if self.user_id is None and self.email is None and self.phone is None:
-            raise ValueError("a recipient needs user_id, email or phone")
+        if all(v is None for v in (self.user_id, self.email, self.phone, self.webhook_url)):
+            raise ValueError("a recipient needs user_id, email, phone or webhook_url")
         return self
 
 

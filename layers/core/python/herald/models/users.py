@@ -19,7 +19,7 @@ from pydantic import (
 from herald.models.common import Channel
 from herald.models.devices import DeviceOut
 from herald.models.suppressions import SuppressionOut
-from herald.models.validators import CATEGORY_PATTERN, Locale, Phone, TimeZone
+from herald.models.validators import CATEGORY_PATTERN, Locale, Phone, TimeZone, WebhookUrl
 
 MAX_NAME_LENGTH = 200
 
@@ -39,6 +39,9 @@ class UserIn(BaseModel):
     locale: Locale | None = None
     timezone: TimeZone | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+    webhook_url: WebhookUrl | None = Field(
+        default=None, description="Where the `webhook` channel reaches this user"
+    )
 
 
 class UserOut(BaseModel):
@@ -49,6 +52,7 @@ class UserOut(BaseModel):
     locale: str | None
     timezone: str | None
     data: dict[str, Any]
+    webhook_url: str | None = None
     created_at: datetime
     updated_at: datetime
 

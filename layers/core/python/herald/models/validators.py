@@ -6,6 +6,7 @@ from __future__ import annotations
 import zoneinfo
 from functools import cache
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
 
@@ -64,4 +65,29 @@ Locale = Annotated[
 ]
 TimeZone = Annotated[
     str, AfterValidator(iana_timezone), Field(description="IANA, e.g. Europe/Berlin")
+]
+
+
+def no_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL: refuse it at the edge (400), not in the database."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def http_url(value: str) -> str:
+    """An http(s) URL with a host. Where Herald may actually POST is the SSRF guard's call
+    (`herald.channels.url_guard`), made again at every attempt."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http(s) URL, e.g. https://hooks.example.com/in")
+    return value
+
+
+# Where webhooks go: endpoints of event subscriptions, and `webhook` channel recipients.
+WebhookUrl = Annotated[
+    str,
+    Field(min_length=1, max_length=2048, description="https on port 443 or 8443"),
+    AfterValidator(no_nul),
+    AfterValidator(http_url),
 ]

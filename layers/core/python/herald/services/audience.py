@@ -19,9 +19,14 @@ from herald.models.users import QuietHours
 from herald.services.quiet_hours import quiet_until
 
 # The recipient field that holds each channel's address.
-ADDRESS_FIELD: dict[str, str] = {"email": "email", "sms": "phone", "whatsapp": "phone"}
-# An in-app item is addressed to the user id itself: no address to suppress.
-ADDRESS_FIELD["in_app"] = "user_id"
+ADDRESS_FIELD: dict[str, str] = {
+    "email": "email",
+    "sms": "phone",
+    "whatsapp": "phone",
+    "webhook": "webhook_url",
+    # An in-app item is addressed to the user id itself: no address to suppress.
+    "in_app": "user_id",
+}
 USER_ADDRESSED: frozenset[str] = frozenset({"in_app"})
 # Quiet hours without a known time zone are read in UTC.
 DEFAULT_TIMEZONE = "UTC"
@@ -76,7 +81,7 @@ def resolve(
             continue
         fields = {
             name: user[name]
-            for name in ("email", "phone", "name", "locale")
+            for name in ("email", "phone", "name", "locale", "webhook_url")
             if user.get(name) is not None
         }
         fields.update(given)

@@ -17,7 +17,6 @@ from herald.channels.base import (
     FanOutResult,
     PermanentSendError,
     RetryableSendError,
-    RetryAfterError,
 )
 from herald.db import deliveries, notifications, suppressions
 from herald.db.connection import Connection, Database
@@ -42,17 +41,34 @@ OnTargets = Callable[[dict[str, Any], FanOutResult], list[dict[str, Any]]]
 devices that are gone; returns the events to publish."""
 
 
+# SQS caps a message delay at 15 minutes; longer waits are made of hops (`not_before`).
+SQS_MAX_DELAY_SECONDS = 900
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 5
     base_seconds: float = 30
-    # SQS caps a message delay at 15 minutes.
-    cap_seconds: int = 900
+    cap_seconds: int = SQS_MAX_DELAY_SECONDS
+    # A fixed schedule instead of the exponential backoff above: the wait before each
+    # attempt (the first is the first attempt's), each spread by up to ±10%, as many
+    # attempts as entries. Waits may pass SQS's 15 minutes (webhooks retry for about a day).
+    schedule: tuple[float, ...] = ()
 
     def delay_for(self, attempt: int) -> int:
         """Exponential backoff with jitter (half to full of the exponential step)."""
         step = min(self.cap_seconds, self.base_seconds * 2 ** (attempt - 1))
         return int(random.uniform(step / 2, step))  # noqa: S311 - jitter, not security
+
+    def next_delay(self, attempts_made: int) -> float | None:
+        """The wait before the next attempt once `attempts_made` attempts failed; None when
+        no attempt is left."""
+        if not self.schedule:
+            return None if attempts_made >= self.max_attempts else self.delay_for(attempts_made)
+        if attempts_made >= len(self.schedule):
+            return None
+        step = self.schedule[attempts_made]
+        return step * random.uniform(0.9, 1.1)  # noqa: S311 - jitter, not security
 
 
 @dataclass
@@ -67,6 +83,7 @@ class BatchOutcome:
     stored: list[Any] = field(default_factory=list)
 
     def count(self, delivery_id: str, status: str) -> None:
+        """Count a delivery by the status its attempt left it in (deferred: retrying)."""
         lists = {"sent": self.sent, "deferred": self.retrying, "skipped": self.skipped}
         lists.get(status, self.failed).append(delivery_id)
 
@@ -104,6 +121,10 @@ def deliver_batch(
     delivery is `sent` when one accepted, retried when none did and one may later, else
     `failed`; its history event lists every device's result, and `on_targets` sees them.
     """
+    if message.not_before is not None and message.not_before > datetime.now(UTC):
+        # A long retry wait, not over yet: one more hop, nothing else.
+        retry_queue.send(message, delay_seconds=hop_delay(message.not_before))
+        return BatchOutcome()
     # Single statements, each atomic on its own: no BEGIN/COMMIT round trips per delivery.
     conn = db.connection()
     claimed = deliveries.claim(conn, message.tenant_id, message.delivery_ids, lease_seconds)
@@ -116,9 +137,9 @@ def deliver_batch(
         try:
             composed = compose(row)
         except (HeraldError, PermanentSendError) as exc:
-            _record_refusal(conn, row, exc)
+            reason = _record_refusal(conn, row, exc)
             outcome.failed.append(row["id"])
-            events.append(_event(row, "failed"))
+            events.append(_event(row, "failed", {"reason": reason}))
             continue
         described[row["id"]] = describe(composed) if describe else {}
         attempts[senders.submit(_attempt, composed, send, provider, policy, row["attempts"])] = row
@@ -139,17 +160,12 @@ def deliver_batch(
         if status == "deferred":
             retry_delay = max(retry_delay, delay)
         if status in ("sent", "failed"):
-            events.append(_event(row, status))
+            events.append(_event(row, status, fields))
 
     if unexpected is not None:
         raise unexpected
     if outcome.retrying:
-        retry_queue.send(
-            ChannelMessage(
-                tenant_id=message.tenant_id, channel=message.channel, delivery_ids=outcome.retrying
-            ),
-            delay_seconds=retry_delay,
-        )
+        _requeue(retry_queue, message, outcome.retrying, retry_delay)
     _finish(conn, claimed, events, publisher)
     return outcome
 
@@ -182,9 +198,9 @@ def deliver_stored_batch(
         try:
             composed.append((row, compose(row)))
         except (HeraldError, PermanentSendError) as exc:
-            _record_refusal(conn, row, exc)
+            reason = _record_refusal(conn, row, exc)
             outcome.failed.append(row["id"])
-            events.append(_event(row, "failed"))
+            events.append(_event(row, "failed", {"reason": reason}))
     if composed:
         with db.transaction() as tx:
             outcome.stored = store(tx, composed)
@@ -196,7 +212,7 @@ def deliver_stored_batch(
         for row, _ in composed:
             if row["id"] in moved:
                 outcome.sent.append(row["id"])
-                events.append(_event(row, status))
+                events.append(_event(row, status, {"provider": provider}))
     _finish(conn, claimed, events, publisher)
     return outcome
 
@@ -226,13 +242,15 @@ def _finish(
 
 def _record_refusal(
     conn: Connection, row: dict[str, Any], exc: HeraldError | PermanentSendError
-) -> None:
-    """A delivery refused before any provider call: unrenderable, or refused by its composer."""
+) -> str:
+    """A delivery refused before any provider call: unrenderable, or refused by its composer.
+    Returns the reason recorded."""
     if isinstance(exc, HeraldError):
         error, reason = exc.message, "render_failed"
     else:
         error, reason = str(exc), exc.reason
     deliveries.record_outcome(conn, row["id"], status="failed", error=error, reason=reason)
+    return reason
 
 
 def _record_result(
@@ -262,8 +280,7 @@ def _attempt(
     try:
         result = send(message)
     except RetryableSendError as exc:
-        after = exc.retry_after_seconds if isinstance(exc, RetryAfterError) else None
-        return (*_retry(provider, str(exc), policy, attempt, after), None)
+        return (*_retry(provider, str(exc), policy, attempt, exc.retry_after_seconds), None)
     except PermanentSendError as exc:
         fields = {"provider": provider, "error": str(exc), "reason": exc.reason}
         if exc.suppression:
@@ -277,13 +294,12 @@ def _attempt(
 def _retry(
     provider: str, error: str, policy: RetryPolicy, attempt: int, retry_after: float | None
 ) -> tuple[str, dict[str, Any], int]:
-    """Deferred with backoff, never sooner than the provider's Retry-After; failed once the
-    attempts are spent."""
-    if attempt >= policy.max_attempts:
+    """Deferred by the policy's next wait, never sooner than the provider's Retry-After (a
+    wait past SQS's 15 minutes hops, see `_requeue`); failed once the attempts are spent."""
+    wait = policy.next_delay(attempt)
+    if wait is None:
         return "failed", {"provider": provider, "error": error, "reason": "max_attempts"}, 0
-    delay = policy.delay_for(attempt)
-    if retry_after is not None:
-        delay = min(policy.cap_seconds, max(delay, math.ceil(retry_after)))
+    delay = max(int(wait), math.ceil(retry_after or 0))
     next_at = datetime.now(UTC) + timedelta(seconds=delay)
     return "deferred", {"provider": provider, "error": error, "next_attempt_at": next_at}, delay
 
@@ -316,7 +332,32 @@ def _fanned_out(
     )
 
 
-def _event(row: dict[str, Any], status: str) -> dict[str, Any]:
+def hop_delay(not_before: datetime) -> int:
+    """The delay of the next hop towards `not_before`: the rest of the wait, at most 15 min."""
+    wait = (not_before - datetime.now(UTC)).total_seconds()
+    return max(0, min(SQS_MAX_DELAY_SECONDS, int(wait + 0.999)))
+
+
+def _requeue(
+    retry_queue: MessageQueue, message: ChannelMessage, delivery_ids: list[str], delay: int
+) -> None:
+    """Send the deliveries to retry back to their queue, due in `delay` seconds."""
+    not_before = None
+    if delay > SQS_MAX_DELAY_SECONDS:
+        not_before = datetime.now(UTC) + timedelta(seconds=delay)
+    retry_queue.send(
+        ChannelMessage(
+            tenant_id=message.tenant_id,
+            channel=message.channel,
+            delivery_ids=delivery_ids,
+            not_before=not_before,
+        ),
+        delay_seconds=min(delay, SQS_MAX_DELAY_SECONDS),
+    )
+
+
+def _event(row: dict[str, Any], status: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """A delivery status event, with what webhook subscribers see of the delivery."""
     return {
         "type": f"delivery.{status}",
         "tenant_id": row["tenant_id"],
@@ -324,5 +365,8 @@ def _event(row: dict[str, Any], status: str) -> dict[str, Any]:
         "delivery_id": row["id"],
         "channel": row["channel"],
         "status": status,
+        "reason": fields.get("reason"),
+        "provider": fields.get("provider"),
+        "recipient": row.get("recipient"),
         "at": datetime.now(UTC).isoformat(),
     }

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 # Channels with a worker in this release. The API accepts every channel name of the
 # contract and answers 422 for one that cannot be delivered yet, rather than dropping it.
 AVAILABLE_CHANNELS: frozenset[Channel] = frozenset(
-    {"email", "sms", "whatsapp", "push", "web_push", "in_app"}
+    {"email", "sms", "whatsapp", "push", "web_push", "in_app", "webhook"}
 )
 # A send_at this far in the past is a mistake, not clock skew.
 SEND_AT_TOLERANCE = timedelta(seconds=5)

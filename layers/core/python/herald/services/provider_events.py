@@ -132,6 +132,9 @@ def apply_sendgrid_events(db: Database, events: list[dict[str, Any]]) -> Applied
                     "delivery_id": row["id"],
                     "channel": row["channel"],
                     "status": moved,
+                    "reason": reasons[history.delivery_id],
+                    "provider": row.get("provider"),
+                    "recipient": row.get("recipient"),
                     "at": history.at.isoformat(),
                 }
             )

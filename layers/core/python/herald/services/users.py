@@ -29,6 +29,7 @@ def put_user(db: Database, tenant_id: str, user_id: str, body: UserIn) -> UserOu
         locale=body.locale,
         timezone=body.timezone,
         data=body.data,
+        webhook_url=body.webhook_url,
     )
     return _user_out(row)
 
