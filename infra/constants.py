@@ -125,8 +125,10 @@ TEXT_MAX_CONCURRENCY = 5
 EMAIL_MAX_BATCHING_WINDOW = Duration.seconds(2)
 PUSH_QUEUE_NAME = f"{NAME_PREFIX}-push"
 WEB_PUSH_QUEUE_NAME = f"{NAME_PREFIX}-web-push"
-PUSH_MAX_CONCURRENCY = 10
-WEB_PUSH_MAX_CONCURRENCY = 10
+# Each worker environment sends 16 at a time, so 5 environments make 80 concurrent sends; more
+# would not fit the `small` profile's connection budget (infra/profile.py).
+PUSH_MAX_CONCURRENCY = 5
+WEB_PUSH_MAX_CONCURRENCY = 5
 
 # Database: Aurora PostgreSQL Serverless v2. 16.3+ supports a minimum of 0 ACU (auto-pause).
 DATABASE_NAME = "herald"
@@ -181,7 +183,7 @@ WEBHOOK_EVENTS_WORKER_FUNCTION = FunctionSpec(
     512,
 )
 WEBHOOK_EVENTS_QUEUE_NAME = f"{NAME_PREFIX}-webhook-events"
-WEBHOOK_EVENTS_MAX_CONCURRENCY = 10
+WEBHOOK_EVENTS_MAX_CONCURRENCY = 5
 # The `webhook` channel: signed POSTs to recipients' URLs, 15 s each, 16 at a time.
 WEBHOOK_WORKER_FUNCTION = FunctionSpec(
     "webhook-worker",
@@ -191,4 +193,4 @@ WEBHOOK_WORKER_FUNCTION = FunctionSpec(
     512,
 )
 WEBHOOK_QUEUE_NAME = f"{NAME_PREFIX}-webhook"
-WEBHOOK_MAX_CONCURRENCY = 10
+WEBHOOK_MAX_CONCURRENCY = 5

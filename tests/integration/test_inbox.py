@@ -408,7 +408,7 @@ def test_unsafe_or_malformed_in_app_content_is_refused(
         ("GET", "/v1/users/u%00ada/inbox", None, None, 400),
         ("GET", "/v1/users/u%00ada/inbox/count", None, None, 400),
         ("POST", "/v1/users/u_ada/inbox/inb_nope/read", None, None, 404),
-        ("POST", "/v1/users/u_ada/inbox/inb_%00/read", None, None, 404),
+        ("POST", "/v1/users/u_ada/inbox/inb_%00/read", None, None, 400),
         ("POST", "/v1/users/u_ada/inbox/inb_01ARZ3NDEKTSV4RRFFQ69G5FAV/fly", None, None, 400),
         ("DELETE", "/v1/users/u_ada/inbox/inb_01ARZ3NDEKTSV4RRFFQ69G5FAV", None, None, 404),
         (

@@ -68,7 +68,14 @@ def test_every_operation_declares_the_errors_it_shares_in_the_one_error_shape() 
 
 
 def test_health_and_the_end_user_pages_need_no_api_key_and_the_rest_do() -> None:
-    open_paths = {"/v1/health", "/v1/unsubscribe", "/v1/preferences/page"}
+    # The public pieces a browser fetches: the inbox widget's script and the VAPID key.
+    open_paths = {
+        "/v1/health",
+        "/v1/unsubscribe",
+        "/v1/preferences/page",
+        "/v1/inbox/widget.js",
+        "/v1/web-push/vapid-public-key",
+    }
     for _, path, operation in _operations():
         assert (operation.get("security") == []) == (path in open_paths), path
 

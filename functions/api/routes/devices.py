@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -16,6 +16,7 @@ from herald.models.devices import DeviceIn, DeviceList, DeviceOut, VapidPublicKe
 from herald.services import devices, vapid
 from herald.services.auth import Principal
 
+from functions.api.contract import declare
 from functions.api.dependencies import NO_API_KEY, db, scope, settings
 
 router = APIGatewayHttpRouter()
@@ -25,16 +26,6 @@ UserId = Annotated[str, Path(min_length=1, max_length=255, description="Your own
 DeviceId = Annotated[str, Path(max_length=64, description="dev_…")]
 TAG = "Devices"
 _DEVICE_ID = re.compile(r"dev_[0-9A-Z]{26}")
-
-
-def _errors(*statuses: int) -> dict[int, Any]:
-    described = {
-        400: "Malformed body or parameters (VALIDATION_ERROR)",
-        401: "Missing or unknown API key",
-        403: "The key lacks the users scope",
-        404: "No such user or device",
-    }
-    return {status: {"description": described[status]} for status in statuses}
 
 
 def _user_id(raw: str) -> str:
@@ -52,10 +43,10 @@ def _user_id(raw: str) -> str:
     "/v1/users/<user_id>/devices",
     tags=[TAG],
     summary="Register a push token or web push subscription (again: same device, refreshed)",
+    # Both answer the device; the errors every route shares are added by the contract.
     responses={
         200: {"description": "Already registered: the same device, refreshed"},
         201: {"description": "A new device"},
-        **_errors(400, 401, 403, 404),
     },
 )
 def register_device(user_id: UserId, body: DeviceIn, principal: UsersScope) -> Response[DeviceOut]:
@@ -78,7 +69,7 @@ def register_device(user_id: UserId, body: DeviceIn, principal: UsersScope) -> R
     "/v1/users/<user_id>/devices",
     tags=[TAG],
     summary="A user's devices, active or not",
-    responses={200: {"description": "The devices, oldest first"}, **_errors(400, 401, 403, 404)},
+    responses={200: {"description": "The devices, oldest first"}},
 )
 def list_devices(user_id: UserId, principal: UsersScope) -> DeviceList:
     return devices.list_devices(db, principal.tenant_id, _user_id(user_id))
@@ -88,7 +79,7 @@ def list_devices(user_id: UserId, principal: UsersScope) -> DeviceList:
     "/v1/users/<user_id>/devices/<device_id>",
     tags=[TAG],
     summary="Forget a device",
-    responses={204: {"description": "Deleted"}, **_errors(400, 401, 403, 404)},
+    responses=declare(204),
 )
 def delete_device(user_id: UserId, device_id: DeviceId, principal: UsersScope) -> Response[None]:
     device = unquote(device_id)

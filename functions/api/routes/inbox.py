@@ -32,6 +32,7 @@ from herald.services import inbox, inbox_widget
 from herald.services.auth import Principal
 from herald.services.inbox import InboxUser
 
+from functions.api.contract import declare
 from functions.api.dependencies import NO_API_KEY, db, inbox_ports, link_key, scope, settings
 
 router = APIGatewayHttpRouter()
@@ -112,6 +113,7 @@ def server_seen_all(user_id: UserId, principal: UsersScope) -> ChangedCount:
     "/v1/users/<user_id>/inbox/<item_id>/snooze",
     tags=[SERVER_TAG],
     summary="Hide an item until a time (at most 90 days); it comes back unread",
+    responses=declare(200, 422),
 )
 def server_snooze(
     user_id: UserId, item_id: ItemId, body: SnoozeRequest, principal: UsersScope
@@ -131,7 +133,12 @@ def server_change(
     return inbox.change_item(db, inbox_ports, _user(principal, user_id), item_id, action)
 
 
-@router.delete("/v1/users/<user_id>/inbox/<item_id>", tags=[SERVER_TAG], summary="Delete an item")
+@router.delete(
+    "/v1/users/<user_id>/inbox/<item_id>",
+    tags=[SERVER_TAG],
+    summary="Delete an item",
+    responses=declare(204),
+)
 def server_delete(user_id: UserId, item_id: ItemId, principal: UsersScope) -> Response[None]:
     inbox.delete_item(db, inbox_ports, _user(principal, user_id), item_id)
     return Response(status_code=204)
@@ -204,6 +211,7 @@ def me_seen_all(user: Me) -> ChangedCount:
     tags=[BROWSER_TAG],
     summary="Snooze one of my items",
     security=BROWSER_SECURITY,
+    responses=declare(200, 422),
 )
 def me_snooze(item_id: ItemId, body: SnoozeRequest, user: Me) -> InboxItemOut:
     return inbox.change_item(db, inbox_ports, user, item_id, "snooze", until=body.until)
@@ -224,6 +232,7 @@ def me_change(item_id: ItemId, action: Action, user: Me) -> InboxItemOut:
     tags=[BROWSER_TAG],
     summary="Delete one of my items",
     security=BROWSER_SECURITY,
+    responses=declare(204),
 )
 def me_delete(item_id: ItemId, user: Me) -> Response[None]:
     inbox.delete_item(db, inbox_ports, user, item_id)
@@ -235,6 +244,13 @@ def me_delete(item_id: ItemId, user: Me) -> Response[None]:
     tags=[BROWSER_TAG],
     summary="The <herald-inbox> web component",
     security=NO_API_KEY,
+    responses={
+        200: {
+            "description": "The script (a strong ETag; cached 5 minutes)",
+            "content": {"text/javascript": {"schema": {"type": "string"}}},
+        },
+        304: {"description": "Not modified (If-None-Match)"},
+    },
 )
 def widget(request: Request) -> Response[str]:
     script = inbox_widget.script()

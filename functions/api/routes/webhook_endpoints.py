@@ -23,6 +23,7 @@ from herald.models.webhooks import (
 from herald.services import webhook_endpoints
 from herald.services.auth import Principal
 
+from functions.api.contract import declare
 from functions.api.dependencies import (
     IdempotencyKey,
     db,
@@ -40,7 +41,12 @@ TAG = "Webhooks"
 BASE = "/v1/webhook-endpoints"
 
 
-@router.post(BASE, tags=[TAG], summary="Subscribe a URL to events (the secret is shown once)")
+@router.post(
+    BASE,
+    tags=[TAG],
+    summary="Subscribe a URL to events (the secret is shown once)",
+    responses=declare(201),
+)
 def create_endpoint(
     body: WebhookEndpointIn, principal: AdminScope, idempotency_key: IdempotencyKey = None
 ) -> Response[WebhookEndpointWithSecret]:
@@ -73,7 +79,9 @@ def update_endpoint(
     )
 
 
-@router.delete(f"{BASE}/<endpoint_id>", tags=[TAG], summary="Delete a webhook endpoint")
+@router.delete(
+    f"{BASE}/<endpoint_id>", tags=[TAG], summary="Delete a webhook endpoint", responses=declare(204)
+)
 def delete_endpoint(endpoint_id: EndpointId, principal: AdminScope) -> Response[None]:
     webhook_endpoints.delete_endpoint(db, principal.tenant_id, endpoint_id)
     return Response(status_code=204)
@@ -88,7 +96,12 @@ def rotate_secret(endpoint_id: EndpointId, principal: AdminScope) -> WebhookEndp
     return webhook_endpoints.rotate_secret(db, principal.tenant_id, endpoint_id)
 
 
-@router.post(f"{BASE}/<endpoint_id>/test", tags=[TAG], summary="Send a webhook.test event")
+@router.post(
+    f"{BASE}/<endpoint_id>/test",
+    tags=[TAG],
+    summary="Send a webhook.test event",
+    responses=declare(202, 409),
+)
 def send_test(endpoint_id: EndpointId, principal: AdminScope) -> Response[TestMessageSent]:
     sent = webhook_endpoints.send_test(db, principal.tenant_id, endpoint_id, webhook_events_queue)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=sent)
@@ -107,7 +120,10 @@ def list_attempts(
 
 
 @router.post(
-    f"{BASE}/<endpoint_id>/replay", tags=[TAG], summary="Send again the messages of a time range"
+    f"{BASE}/<endpoint_id>/replay",
+    tags=[TAG],
+    summary="Send again the messages of a time range",
+    responses=declare(202, 409),
 )
 def replay(
     endpoint_id: EndpointId, body: ReplayRequest, principal: AdminScope
