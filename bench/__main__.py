@@ -172,7 +172,10 @@ def start() -> Bench:
             "sendgrid_webhook_public_key": simulator.sendgrid_public_key,
             **twilio_secret(),
             "fcm_service_account": simulator.fcm_service_account(),
-        }
+        },
+        # The webhook figures invoke the events worker directly; subscribed, moto would add
+        # its own delivery to every publish of every other figure (see provision).
+        webhook_events_subscription=False,
     )
     os.environ.update(
         function_environment(
@@ -188,7 +191,6 @@ def start() -> Bench:
         name.removeprefix("functions."): module for name, module in import_handlers().items()
     }
     tenant_id, key = create_tenant(Database(database_url), "bench")
-    _consume_webhook_events(resources, handlers)
     return Bench(
         handlers,
         key.key,
@@ -200,25 +202,6 @@ def start() -> Bench:
         tenant_id,
         postgres,
     )
-
-
-def _consume_webhook_events(resources: Any, handlers: dict[str, ModuleType]) -> None:
-    """Consume the webhook-events queue all along, as the local runtime does: left to grow,
-    moto's SNS-to-SQS delivery slows every publish down (over a second at 1,000 messages),
-    which would be moto's cost, not Herald's."""
-    import boto3
-
-    from local.aws_resources import REGION
-    from local.lambda_context import LocalFunction
-    from local.pollers import QueuePoller
-
-    module = "workers.webhook_events_worker"
-    QueuePoller(
-        boto3.client("sqs", region_name=REGION),
-        resources.webhook_events.url,
-        resources.webhook_events.arn,
-        LocalFunction(module, handlers[module].handler, 120),
-    ).start()
 
 
 def accept_latency(bench: Bench) -> None:

@@ -111,12 +111,16 @@ def provision(
     *,
     links_secret: str | None = None,
     vapid_secret: str | None = None,
+    webhook_events_subscription: bool = True,
 ) -> Resources:
     """Create queues with DLQs, the events topic, the schedule group and the three secrets.
 
     `links_secret` signs end-user links; pass the same one across restarts so links already
     sent keep working (a new random one when not given). `vapid_secret` is what the VAPID
     key pair is derived from: kept across restarts, browsers' subscriptions stay valid.
+    Without `webhook_events_subscription`, the events topic feeds nothing (the benchmark's
+    choice: moto delivers to a subscribed queue inside every publish, at a cost that grows
+    with the queue's depth, which SNS never charges a publisher).
     Idempotent, so it also serves a restart against a moto that kept its state.
     """
     sqs = boto3.client("sqs", region_name=REGION)
@@ -127,7 +131,8 @@ def provision(
         "TopicArn"
     ]
     webhook_events = _queue(sqs, f"{prefix}-webhook-events", visibility_timeout)
-    subscribe_webhook_events(topic_arn, webhook_events.arn)
+    if webhook_events_subscription:
+        subscribe_webhook_events(topic_arn, webhook_events.arn)
     webhook = _queue(sqs, f"{prefix}-webhook", visibility_timeout)
     scheduler = boto3.client("scheduler", region_name=REGION)
     with contextlib.suppress(scheduler.exceptions.ConflictException):
