@@ -63,6 +63,9 @@ FUNCTIONS = {
     "workers.sms_worker": ("sms-worker", 512),
     "workers.push_worker": ("push-worker", 512),
     "workers.web_push_worker": ("web-push-worker", 512),
+    "workers.in_app_worker": ("in-app-worker", 512),
+    "workers.webhook_events_worker": ("webhook-events-worker", 512),
+    "workers.webhook_worker": ("webhook-worker", 512),
     "webhooks.handler": ("webhooks", 256),
 }
 
