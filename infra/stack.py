@@ -243,6 +243,7 @@ class HeraldStack(Stack):
             uses=[
                 database.client(),
                 email_queue.sender(),  # retries go back to the queue with a delay
+                dispatch_queue.sender(),  # fallbacks: dispatch takes the next step
                 providers.reader(),
                 events.publisher(),
                 api.public_url(),
@@ -270,6 +271,7 @@ class HeraldStack(Stack):
                 uses=[
                     database.client(),
                     queue.sender(),  # retries go back to the queue with a delay
+                    dispatch_queue.sender(),  # fallbacks: dispatch takes the next step
                     providers.reader(),
                     events.publisher(),
                     api.public_url(),  # the status callback URL Twilio is given
@@ -290,6 +292,7 @@ class HeraldStack(Stack):
             uses=[
                 database.client(),
                 push_queue.sender(),  # retries go back to the queue with a delay
+                dispatch_queue.sender(),  # fallbacks: dispatch takes the next step
                 providers.reader(),  # the FCM service-account JSON
                 events.publisher(),
             ],
@@ -305,6 +308,7 @@ class HeraldStack(Stack):
             uses=[
                 database.client(),
                 web_push_queue.sender(),
+                dispatch_queue.sender(),  # fallbacks: dispatch takes the next step
                 vapid_keys.reader(),  # signs with the VAPID private key
                 events.publisher(),
                 Binding(environment={"HERALD_VAPID_SUBJECT": f"mailto:{email_from}"}),
@@ -317,7 +321,12 @@ class HeraldStack(Stack):
             "InAppWorkerFunction",
             spec=IN_APP_WORKER_FUNCTION,
             platform=platform,
-            uses=[database.client(), events.publisher(), inbox_socket.pusher()],
+            uses=[
+                database.client(),
+                events.publisher(),
+                inbox_socket.pusher(),
+                dispatch_queue.sender(),  # fallbacks: dispatch takes the next step
+            ],
         )
         consume(in_app_worker.function, in_app_queue, max_concurrency=IN_APP_MAX_CONCURRENCY)
         realtime_function = HeraldFunction(
@@ -371,6 +380,7 @@ class HeraldStack(Stack):
             uses=[
                 database.client(),
                 webhook_queue.sender(),  # retries go back to the queue with a delay
+                dispatch_queue.sender(),  # fallbacks: dispatch takes the next step
                 events.publisher(),
             ],
         )
