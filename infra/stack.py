@@ -231,6 +231,7 @@ class HeraldStack(Stack):
                 in_app_queue.sender(),
                 webhook_queue.sender(),
                 webhook_events_queue.sender(),  # webhook messages whose queue message was lost
+                events.publisher(),  # delivery.failed for the dead-lettered ones it fails
             ],
         )
 

@@ -301,18 +301,19 @@ def find_waiting_retries(conn: Connection, *, limit: int) -> list[Row]:
 def fail_in_flight(
     conn: Connection, delivery_ids: Sequence[str], reason: str, error: str
 ) -> list[Row]:
-    """Fail deliveries still in flight, with history; returns those moved (id, notification_id)."""
+    """Fail deliveries still in flight, with history; returns those moved (tenant_id, id,
+    notification_id, channel, recipient)."""
     return conn.execute(
         "WITH d AS ("
         "  UPDATE deliveries SET status = 'failed', reason = %(reason)s, error = %(error)s,"
         "    lease_expires_at = NULL, updated_at = now()"
         "  WHERE id = ANY(%(ids)s) AND status IN ('queued', 'deferred', 'sending')"
-        "  RETURNING tenant_id, id, notification_id"
+        "  RETURNING tenant_id, id, notification_id, channel, recipient"
         "), history AS ("
         "  INSERT INTO delivery_events (tenant_id, delivery_id, status, detail)"
         "  SELECT tenant_id, id, 'failed', jsonb_build_object('reason', %(reason)s::text) FROM d"
         ")"
-        " SELECT id, notification_id FROM d",
+        " SELECT tenant_id, id, notification_id, channel, recipient FROM d",
         {"ids": list(delivery_ids), "reason": reason, "error": error},
     ).fetchall()
 

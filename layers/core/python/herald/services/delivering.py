@@ -144,7 +144,7 @@ def deliver_batch(
         except (HeraldError, PermanentSendError) as exc:
             reason = _record_refusal(conn, row, exc)
             outcome.failed.append(row["id"])
-            events.append(_event(row, "failed", {"reason": reason}))
+            events.append(delivery_event(row, "failed", {"reason": reason}))
             continue
         described[row["id"]] = describe(composed) if describe else {}
         attempts[senders.submit(_attempt, composed, send, provider, policy, row["attempts"])] = row
@@ -165,7 +165,7 @@ def deliver_batch(
         if status == "deferred":
             retry_delay = max(retry_delay, delay)
         if status in ("sent", "failed"):
-            events.append(_event(row, status, fields))
+            events.append(delivery_event(row, status, fields))
 
     if unexpected is not None:
         raise unexpected
@@ -206,7 +206,7 @@ def deliver_stored_batch(
         except (HeraldError, PermanentSendError) as exc:
             reason = _record_refusal(conn, row, exc)
             outcome.failed.append(row["id"])
-            events.append(_event(row, "failed", {"reason": reason}))
+            events.append(delivery_event(row, "failed", {"reason": reason}))
     if composed:
         with db.transaction() as tx:
             outcome.stored = store(tx, composed)
@@ -218,7 +218,7 @@ def deliver_stored_batch(
         for row, _ in composed:
             if row["id"] in moved:
                 outcome.sent.append(row["id"])
-                events.append(_event(row, status, {"provider": provider}))
+                events.append(delivery_event(row, status, {"provider": provider}))
     _finish(conn, claimed, events, publisher, outcome=outcome, dispatch_queue=dispatch_queue)
     return outcome
 
@@ -378,7 +378,7 @@ def _requeue(
     )
 
 
-def _event(row: dict[str, Any], status: str, fields: dict[str, Any]) -> dict[str, Any]:
+def delivery_event(row: dict[str, Any], status: str, fields: dict[str, Any]) -> dict[str, Any]:
     """A delivery status event, with what webhook subscribers see of the delivery."""
     return {
         "type": f"delivery.{status}",

@@ -9,3 +9,6 @@ ALTER TABLE notifications
     ADD COLUMN fallback_check_at timestamptz;
 -- The deliveries a fallback delivery stands in for (the recipient's previous step).
 ALTER TABLE deliveries ADD COLUMN replaces text[];
+-- What the sweeper's in-flight probe and its stalled-notification search look for.
+CREATE INDEX notifications_fallback_pending ON notifications (fallback_check_at)
+    WHERE status = 'processing' AND cardinality(fallback) > 0;
