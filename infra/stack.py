@@ -52,7 +52,7 @@ from infra.migrations import MigrationsOnDeploy
 from infra.monitoring import DeadLetterAlarms
 from infra.network import Network
 from infra.profile import DeploymentProfile
-from infra.queues import RedrivenQueue
+from infra.queues import RedrivenQueue, dead_letter_admin
 from infra.realtime import InboxWebSocketApi
 from infra.scheduler import SendScheduler
 from infra.secrets import LinkSigningSecret, ProviderSecret, VapidSecret
@@ -181,6 +181,20 @@ class HeraldStack(Stack):
                 events.publisher(),  # delivery.read when an inbox item is read
                 inbox_socket.pusher(),  # inbox counts after each change
                 webhook_events_queue.sender(),  # webhook tests and replays
+                dead_letter_admin(  # GET /v1/dead-letters, POST /v1/dead-letters/redrive
+                    self,
+                    {
+                        "dispatch": dispatch_queue,
+                        "email": email_queue,
+                        "sms": sms_queue,
+                        "whatsapp": whatsapp_queue,
+                        "push": push_queue,
+                        "web_push": web_push_queue,
+                        "in_app": in_app_queue,
+                        "webhook": webhook_queue,
+                        "webhook_events": webhook_events_queue,
+                    },
+                ),
             ],
         )
         api.route_default(api_function.function)

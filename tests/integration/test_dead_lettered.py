@@ -4,6 +4,7 @@ fallback channel if the notification has one."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -122,3 +123,91 @@ def test_a_dead_lettered_delivery_is_replaced_by_its_fallback(stack: Stack, tena
     assert deliveries["sms"]["replaces"] == [deliveries["email"]["id"]]
     assert [e["to"] for e in stack.simulator.outbox.list()] == [PHONE]
     assert body["status"] == "completed"
+
+
+def _dead_letter(stack: Stack, tenant: Tenant, delivery_ids: list[str]) -> None:
+    """A channel message as SQS leaves it in the email DLQ after its last failed receive."""
+    body = {"tenant_id": tenant.id, "channel": "email", "delivery_ids": delivery_ids}
+    stack.sqs().send_message(QueueUrl=stack.resources.email.dlq_url, MessageBody=json.dumps(body))
+
+
+def _email_dead_letters(stack: Stack, tenant: Tenant) -> dict[str, Any]:
+    status, _, body = call_api(stack, "GET", "/v1/dead-letters", key=tenant.key)
+    assert status == 200, body
+    return next(item for item in body["items"] if item["queue"] == "email")
+
+
+def test_dead_letters_are_listed_with_their_deliveries_to_their_tenant_only(
+    stack: Stack, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    # given a dead-lettered email message
+    notification_id = _send(stack, tenant)
+    run_dispatch(stack)
+    stack.drain(stack.resources.email.url)
+    (delivery,) = _notification(stack, tenant, notification_id)["deliveries"]
+    _dead_letter(stack, tenant, [delivery["id"]])
+
+    # when its tenant and another list the dead letters
+    mine = _email_dead_letters(stack, tenant)
+    theirs = _email_dead_letters(stack, other_tenant)
+
+    # then both see the depth; only its tenant sees what the message carries
+    assert mine["depth"] == theirs["depth"] == 1
+    assert [s["delivery_ids"] for s in mine["samples"]] == [[delivery["id"]]]
+    assert mine["oldest_age_seconds"] is not None
+    assert theirs["samples"] == []
+
+
+def test_a_redriven_message_sends_its_delivery_once(stack: Stack, tenant: Tenant) -> None:
+    # given a dead-lettered message whose delivery is still queued
+    notification_id = _send(stack, tenant)
+    run_dispatch(stack)
+    stack.drain(stack.resources.email.url)
+    (delivery,) = _notification(stack, tenant, notification_id)["deliveries"]
+    _dead_letter(stack, tenant, [delivery["id"]])
+
+    # when it is redriven, then the pipeline runs
+    status, _, body = call_api(
+        stack, "POST", "/v1/dead-letters/redrive", key=tenant.key, body={"queue": "email"}
+    )
+    run_pipeline(stack)
+
+    # then the DLQ is empty and the email went out, once
+    assert status == 202, body
+    assert (body["queue"], body["depth"]) == ("email", 1)
+    assert _email_dead_letters(stack, tenant)["depth"] == 0
+    assert [e["to"] for e in stack.simulator.outbox.list()] == ["ok@example.com"]
+    (delivery,) = _notification(stack, tenant, notification_id)["deliveries"]
+    assert delivery["status"] == "sent"
+
+
+def test_a_message_redriven_after_its_delivery_was_sent_sends_nothing(
+    stack: Stack, tenant: Tenant
+) -> None:
+    # given an email sent, whose message (a duplicate) also landed in the DLQ
+    notification_id = _send(stack, tenant)
+    run_pipeline(stack)
+    (delivery,) = _notification(stack, tenant, notification_id)["deliveries"]
+    assert delivery["status"] == "sent"
+    _dead_letter(stack, tenant, [delivery["id"]])
+    stack.simulator.outbox.clear()
+
+    # when it is redriven, then the pipeline runs
+    status, _, _ = call_api(
+        stack, "POST", "/v1/dead-letters/redrive", key=tenant.key, body={"queue": "email"}
+    )
+    run_pipeline(stack)
+
+    # then nothing is sent again, and the delivery is as it was
+    assert status == 202
+    assert stack.simulator.outbox.list() == []
+    (after,) = _notification(stack, tenant, notification_id)["deliveries"]
+    assert (after["status"], after["attempts"]) == ("sent", delivery["attempts"])
+
+
+def test_redriving_an_unknown_queue_is_refused(stack: Stack, tenant: Tenant) -> None:
+    status, _, body = call_api(
+        stack, "POST", "/v1/dead-letters/redrive", key=tenant.key, body={"queue": "nope"}
+    )
+    assert status == 422, body
+    assert body["error"]["details"][0]["field"] == "queue"
