@@ -154,18 +154,23 @@ def test_no_function_may_do_what_another_one_does(
     assert actions.isdisjoint(forbidden)
 
 
-def test_api_manages_schedules_only_in_the_herald_group_and_passes_only_the_scheduler_role(
-    resources: Resources,
-) -> None:
-    # given
+def _api_statements(resources: Resources) -> list[dict[str, Any]]:
+    """Every policy statement of the API function's role."""
     api = herald_functions(resources)["functions.api.handler.handler"]
     role_id = logical_id(api["Properties"]["Role"])
-    statements = [
+    return [
         statement
         for policy in of_type(resources, "AWS::IAM::Policy").values()
         if role_id in {logical_id(role) for role in policy["Properties"]["Roles"]}
         for statement in as_list(policy["Properties"]["PolicyDocument"]["Statement"])
     ]
+
+
+def test_api_manages_schedules_only_in_the_herald_group_and_passes_only_the_scheduler_role(
+    resources: Resources,
+) -> None:
+    # given
+    statements = _api_statements(resources)
 
     # when
     schedules = next(s for s in statements if "scheduler:CreateSchedule" in as_list(s["Action"]))
@@ -274,14 +279,7 @@ def test_generated_keys_are_read_only_by_the_functions_that_use_them(
 
 def test_api_receives_and_moves_messages_of_dead_letter_queues_only(resources: Resources) -> None:
     # given
-    api = herald_functions(resources)["functions.api.handler.handler"]
-    role_id = logical_id(api["Properties"]["Role"])
-    statements = [
-        statement
-        for policy in of_type(resources, "AWS::IAM::Policy").values()
-        if role_id in {logical_id(role) for role in policy["Properties"]["Roles"]}
-        for statement in as_list(policy["Properties"]["PolicyDocument"]["Statement"])
-    ]
+    statements = _api_statements(resources)
 
     # when
     receiving = [

@@ -182,11 +182,8 @@ def dispatch_at(stack: Stack, tenant: Tenant, notification_id: str, now: datetim
     dispatch_notification(handler.db, handler.ports, tenant.id, notification_id, now=now)
 
 
-def test_fallback_after_seconds_sends_the_next_channel_when_nothing_was_delivered_in_time(
-    stack: Stack, tenant: Tenant
-) -> None:
-    # given an SMS sent (not yet delivered), with email as fallback after 10 minutes
-    notification_id = send(
+def send_sms_with_email_after_10_minutes(stack: Stack, tenant: Tenant) -> str:
+    return send(
         stack,
         tenant,
         recipients=[{"email": "ok@example.com", "phone": PHONE}],
@@ -194,6 +191,13 @@ def test_fallback_after_seconds_sends_the_next_channel_when_nothing_was_delivere
         fallback=["email"],
         fallback_after_seconds=600,
     )
+
+
+def test_fallback_after_seconds_sends_the_next_channel_when_nothing_was_delivered_in_time(
+    stack: Stack, tenant: Tenant
+) -> None:
+    # given an SMS sent (not yet delivered), with email as fallback after 10 minutes
+    notification_id = send_sms_with_email_after_10_minutes(stack, tenant)
     run_pipeline(stack)
     assert sent_to(stack) == [("sms", PHONE)]
     assert notification(stack, tenant, notification_id)["status"] == "processing"
@@ -215,14 +219,7 @@ def test_a_delivery_before_the_deadline_cancels_the_pending_fallback(
     stack: Stack, tenant: Tenant
 ) -> None:
     # given an SMS sent with email as fallback after 10 minutes
-    notification_id = send(
-        stack,
-        tenant,
-        recipients=[{"email": "ok@example.com", "phone": PHONE}],
-        channels=["sms"],
-        fallback=["email"],
-        fallback_after_seconds=600,
-    )
+    notification_id = send_sms_with_email_after_10_minutes(stack, tenant)
     run_pipeline(stack)
     sms = by_channel(notification(stack, tenant, notification_id))["sms"]
 
@@ -240,14 +237,7 @@ def test_a_delivery_before_the_deadline_cancels_the_pending_fallback(
 
 def test_before_the_deadline_nothing_falls_back(stack: Stack, tenant: Tenant) -> None:
     # given an SMS sent with email as fallback after 10 minutes
-    notification_id = send(
-        stack,
-        tenant,
-        recipients=[{"email": "ok@example.com", "phone": PHONE}],
-        channels=["sms"],
-        fallback=["email"],
-        fallback_after_seconds=600,
-    )
+    notification_id = send_sms_with_email_after_10_minutes(stack, tenant)
     run_pipeline(stack)
 
     # when dispatch runs again before the deadline (a redelivered message)
