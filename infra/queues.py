@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from collections.abc import Mapping
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -58,3 +61,35 @@ class RedrivenQueue(Construct):
             },
             grant=lambda function: self.queue.grant(function, "sqs:SendMessage"),
         )
+
+
+def dead_letter_admin(scope: Construct, queues: Mapping[str, RedrivenQueue]) -> Binding:
+    """Read every dead-letter queue and move its messages back (GET /v1/dead-letters, POST
+    /v1/dead-letters/redrive): HERALD_DEAD_LETTER_QUEUES lists them by the queues' short
+    names; StartMessageMoveTask needs to read and delete on the DLQ, send on the source."""
+
+    def grant(function: lambda_.Function) -> None:
+        for queue in queues.values():
+            queue.dead_letter_queue.grant(
+                function,
+                "sqs:GetQueueAttributes",
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:StartMessageMoveTask",
+                "sqs:ListMessageMoveTasks",
+            )
+            queue.queue.grant(function, "sqs:SendMessage")
+
+    listed = {
+        name: {
+            "url": q.dead_letter_queue.queue_url,
+            "arn": q.dead_letter_queue.queue_arn,
+            "source_url": q.queue.queue_url,
+            "source_arn": q.queue.queue_arn,
+        }
+        for name, q in queues.items()
+    }
+    return Binding(
+        environment={"HERALD_DEAD_LETTER_QUEUES": Stack.of(scope).to_json_string(listed)},
+        grant=grant,
+    )

@@ -52,7 +52,7 @@ from infra.migrations import MigrationsOnDeploy
 from infra.monitoring import DeadLetterAlarms
 from infra.network import Network
 from infra.profile import DeploymentProfile
-from infra.queues import RedrivenQueue
+from infra.queues import RedrivenQueue, dead_letter_admin
 from infra.realtime import InboxWebSocketApi
 from infra.scheduler import SendScheduler
 from infra.secrets import LinkSigningSecret, ProviderSecret, VapidSecret
@@ -181,6 +181,20 @@ class HeraldStack(Stack):
                 events.publisher(),  # delivery.read when an inbox item is read
                 inbox_socket.pusher(),  # inbox counts after each change
                 webhook_events_queue.sender(),  # webhook tests and replays
+                dead_letter_admin(  # GET /v1/dead-letters, POST /v1/dead-letters/redrive
+                    self,
+                    {
+                        "dispatch": dispatch_queue,
+                        "email": email_queue,
+                        "sms": sms_queue,
+                        "whatsapp": whatsapp_queue,
+                        "push": push_queue,
+                        "web_push": web_push_queue,
+                        "in_app": in_app_queue,
+                        "webhook": webhook_queue,
+                        "webhook_events": webhook_events_queue,
+                    },
+                ),
             ],
         )
         api.route_default(api_function.function)
@@ -231,6 +245,7 @@ class HeraldStack(Stack):
                 in_app_queue.sender(),
                 webhook_queue.sender(),
                 webhook_events_queue.sender(),  # webhook messages whose queue message was lost
+                events.publisher(),  # delivery.failed for the dead-lettered ones it fails
             ],
         )
 
@@ -243,6 +258,7 @@ class HeraldStack(Stack):
             uses=[
                 database.client(),
                 email_queue.sender(),  # retries go back to the queue with a delay
+                dispatch_queue.sender(),  # fallbacks: dispatch takes the next step
                 providers.reader(),
                 events.publisher(),
                 api.public_url(),
@@ -270,6 +286,7 @@ class HeraldStack(Stack):
                 uses=[
                     database.client(),
                     queue.sender(),  # retries go back to the queue with a delay
+                    dispatch_queue.sender(),  # fallbacks: dispatch takes the next step
                     providers.reader(),
                     events.publisher(),
                     api.public_url(),  # the status callback URL Twilio is given
@@ -290,6 +307,7 @@ class HeraldStack(Stack):
             uses=[
                 database.client(),
                 push_queue.sender(),  # retries go back to the queue with a delay
+                dispatch_queue.sender(),  # fallbacks: dispatch takes the next step
                 providers.reader(),  # the FCM service-account JSON
                 events.publisher(),
             ],
@@ -305,6 +323,7 @@ class HeraldStack(Stack):
             uses=[
                 database.client(),
                 web_push_queue.sender(),
+                dispatch_queue.sender(),  # fallbacks: dispatch takes the next step
                 vapid_keys.reader(),  # signs with the VAPID private key
                 events.publisher(),
                 Binding(environment={"HERALD_VAPID_SUBJECT": f"mailto:{email_from}"}),
@@ -317,7 +336,12 @@ class HeraldStack(Stack):
             "InAppWorkerFunction",
             spec=IN_APP_WORKER_FUNCTION,
             platform=platform,
-            uses=[database.client(), events.publisher(), inbox_socket.pusher()],
+            uses=[
+                database.client(),
+                events.publisher(),
+                inbox_socket.pusher(),
+                dispatch_queue.sender(),  # fallbacks: dispatch takes the next step
+            ],
         )
         consume(in_app_worker.function, in_app_queue, max_concurrency=IN_APP_MAX_CONCURRENCY)
         realtime_function = HeraldFunction(
@@ -371,6 +395,7 @@ class HeraldStack(Stack):
             uses=[
                 database.client(),
                 webhook_queue.sender(),  # retries go back to the queue with a delay
+                dispatch_queue.sender(),  # fallbacks: dispatch takes the next step
                 events.publisher(),
             ],
         )

@@ -30,6 +30,7 @@ class Queue:
     url: str
     arn: str
     dlq_url: str
+    dlq_arn: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,32 @@ class Resources:
             "HERALD_VAPID_SECRET_ID": self.vapid_secret_id,
             "HERALD_WEBHOOK_EVENTS_QUEUE_URL": self.webhook_events.url,
             "HERALD_WEBHOOK_QUEUE_URL": self.webhook.url,
+            "HERALD_DEAD_LETTER_QUEUES": json.dumps(self.dead_letter_queues()),
+            # moto has no StartMessageMoveTask: redrive by hand (herald.aws.dead_letters).
+            "HERALD_DEAD_LETTER_REDRIVE": "copy",
+        }
+
+    def dead_letter_queues(self) -> dict[str, dict[str, str]]:
+        """Each queue's DLQ by the queue's short name, as infra/queues.py lists them."""
+        queues = {
+            "dispatch": self.dispatch,
+            "email": self.email,
+            "sms": self.sms,
+            "whatsapp": self.whatsapp,
+            "push": self.push,
+            "web_push": self.web_push,
+            "in_app": self.in_app,
+            "webhook": self.webhook,
+            "webhook_events": self.webhook_events,
+        }
+        return {
+            name: {
+                "url": q.dlq_url,
+                "arn": q.dlq_arn,
+                "source_url": q.url,
+                "source_arn": q.arn,
+            }
+            for name, q in queues.items()
         }
 
 
@@ -96,7 +123,7 @@ def _queue(sqs: Any, name: str, visibility_timeout: int) -> Queue:
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    return Queue(name=name, url=url, arn=arn, dlq_url=dlq_url)
+    return Queue(name=name, url=url, arn=arn, dlq_url=dlq_url, dlq_arn=dlq_arn)
 
 
 def new_links_secret() -> str:

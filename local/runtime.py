@@ -374,7 +374,11 @@ class Runtime:
         from herald.services.sweeper import recover
 
         result = recover(
-            sweeper.db, sweeper.dispatch_queue, sweeper.channel_queues, policy=sweeper.policy
+            sweeper.db,
+            sweeper.dispatch_queue,
+            sweeper.channel_queues,
+            policy=sweeper.policy,
+            publisher=sweeper.publisher,
         )
         if result.notifications_requeued or result.deliveries_requeued:
             logger.info(

@@ -8,6 +8,7 @@ from typing import Annotated, TypeVar
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.event_handler.request import Request
+from herald.aws.dead_letters import CopyingDeadLetterQueues, DeadLetterQueues
 from herald.aws.scheduler import OneTimeScheduler
 from herald.aws.secrets import database_url, link_signing_key
 from herald.aws.sns import EventPublisher
@@ -37,6 +38,11 @@ send_ports = SendPorts(
     sweeps=sweep_schedule(settings, scheduler),
 )
 links_secret_id = settings.required("links_secret_id")
+dead_letter_queues = (
+    CopyingDeadLetterQueues(settings.dead_letter_queues)
+    if settings.dead_letter_redrive == "copy"
+    else DeadLetterQueues(settings.dead_letter_queues)
+)
 
 
 def link_key() -> bytes:

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.aws import sqs
 from herald.aws.scheduler import OneTimeScheduler
 from herald.aws.secrets import database_url
+from herald.aws.sns import EventPublisher
 from herald.aws.sqs import MessageQueue
 from herald.aws.sweeps import sweep_schedule
 from herald.db.connection import Database
@@ -30,6 +31,8 @@ dispatch_queue = MessageQueue(settings.required("dispatch_queue_url"))
 channel_queues = sqs.channel_queues(settings)
 policy = RetryPolicy(max_attempts=settings.max_attempts, base_seconds=settings.retry_base_seconds)
 webhook_events_queue = MessageQueue(settings.required("webhook_events_queue_url"))
+# Deliveries it fails (dead-lettered, attempts spent) are announced like a worker's.
+publisher = EventPublisher(settings.required("events_topic_arn"))
 # A webhook message this overdue lost its queue message: queue it again.
 WEBHOOK_STALL = timedelta(minutes=15)
 schedule = sweep_schedule(
@@ -57,6 +60,7 @@ def _sweep() -> dict[str, Any]:
         grace=timedelta(seconds=settings.sweeper_notification_grace_seconds),
         delivery_grace=timedelta(seconds=settings.sweeper_delivery_grace_seconds),
         policy=policy,
+        publisher=publisher,
     )
     webhook_messages = resend_stalled(db, webhook_events_queue, older_than=WEBHOOK_STALL)
     return {**asdict(result), "webhook_messages": webhook_messages}

@@ -33,6 +33,8 @@ settings = Settings()
 db = Database(database_url(settings), settings.database_prepare_threshold)
 email_queue = MessageQueue(settings.required("email_queue_url"))
 publisher = EventPublisher(settings.required("events_topic_arn"))
+# A notification with fallback channels goes back to dispatch when a delivery gives up.
+dispatch_queue = MessageQueue(settings.required("dispatch_queue_url"))
 identity = EmailIdentity(from_email=settings.email_from, from_name=settings.email_from_name)
 policy = RetryPolicy(max_attempts=settings.max_attempts, base_seconds=settings.retry_base_seconds)
 secret_id = settings.required("provider_secret_id")
@@ -70,6 +72,7 @@ def send_record(record: SQSRecord) -> None:
         send=sender.send,
         retry_queue=email_queue,
         publisher=publisher,
+        dispatch_queue=dispatch_queue,
         policy=policy,
         lease_seconds=settings.claim_lease_seconds,
         senders=senders,

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.aws.secrets import database_url
 from herald.aws.sns import EventPublisher
+from herald.aws.sqs import MessageQueue
 from herald.aws.websocket import ConnectionPoster
 from herald.db.connection import Database
 from herald.db.inbox import NewInboxItem
@@ -34,6 +35,8 @@ db = Database(database_url(settings), settings.database_prepare_threshold)
 # Calls to SNS and to the WebSocket API are network-bound: a batch's go out concurrently.
 calls = ThreadPoolExecutor(max_workers=settings.send_concurrency, thread_name_prefix="post")
 publisher = EventPublisher(settings.required("events_topic_arn"), executor=calls)
+# A notification with fallback channels goes back to dispatch when a delivery gives up.
+dispatch_queue = MessageQueue(settings.required("dispatch_queue_url"))
 realtime = InboxRealtime(
     ConnectionPoster(settings.websocket_management_url)
     if settings.websocket_management_url
@@ -57,6 +60,7 @@ def store_record(record: SQSRecord) -> None:
         store=store_items,
         status=DELIVERED,
         publisher=publisher,
+        dispatch_queue=dispatch_queue,
         lease_seconds=settings.claim_lease_seconds,
     )
     realtime.items_created(db.connection(), message.tenant_id, outcome.stored)

@@ -34,6 +34,8 @@ settings = Settings()
 db = Database(database_url(settings), settings.database_prepare_threshold)
 push_queue = MessageQueue(settings.required("push_queue_url"))
 publisher = EventPublisher(settings.required("events_topic_arn"))
+# A notification with fallback channels goes back to dispatch when a delivery gives up.
+dispatch_queue = MessageQueue(settings.required("dispatch_queue_url"))
 policy = RetryPolicy(max_attempts=settings.max_attempts, base_seconds=settings.retry_base_seconds)
 secret_id = settings.required("provider_secret_id")
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -74,6 +76,7 @@ def send_record(record: SQSRecord) -> None:
         send=_sender().send,
         retry_queue=push_queue,
         publisher=publisher,
+        dispatch_queue=dispatch_queue,
         policy=policy,
         lease_seconds=settings.claim_lease_seconds,
         senders=senders,

@@ -44,6 +44,8 @@ class TextWorker:
         self._db = Database(database_url(self.settings), self.settings.database_prepare_threshold)
         self._queue = MessageQueue(self.settings.required(queue_url_setting))
         self._publisher = EventPublisher(self.settings.required("events_topic_arn"))
+        # A notification with fallback channels goes back to dispatch when a delivery gives up.
+        self._dispatch_queue = MessageQueue(self.settings.required("dispatch_queue_url"))
         self._policy = RetryPolicy(
             max_attempts=self.settings.max_attempts, base_seconds=self.settings.retry_base_seconds
         )
@@ -85,6 +87,7 @@ class TextWorker:
             send=sender.send,
             retry_queue=self._queue,
             publisher=self._publisher,
+            dispatch_queue=self._dispatch_queue,
             policy=self._policy,
             lease_seconds=self.settings.claim_lease_seconds,
             senders=self._senders,

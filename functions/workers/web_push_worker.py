@@ -33,6 +33,8 @@ settings = Settings()
 db = Database(database_url(settings), settings.database_prepare_threshold)
 web_push_queue = MessageQueue(settings.required("web_push_queue_url"))
 publisher = EventPublisher(settings.required("events_topic_arn"))
+# A notification with fallback channels goes back to dispatch when a delivery gives up.
+dispatch_queue = MessageQueue(settings.required("dispatch_queue_url"))
 policy = RetryPolicy(max_attempts=settings.max_attempts, base_seconds=settings.retry_base_seconds)
 vapid_secret_id = settings.required("vapid_secret_id")
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -72,6 +74,7 @@ def send_record(record: SQSRecord) -> None:
         send=_sender().send,
         retry_queue=web_push_queue,
         publisher=publisher,
+        dispatch_queue=dispatch_queue,
         policy=policy,
         lease_seconds=settings.claim_lease_seconds,
         senders=senders,

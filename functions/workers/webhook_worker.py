@@ -37,6 +37,8 @@ settings = Settings()
 db = Database(database_url(settings), settings.database_prepare_threshold)
 webhook_queue = MessageQueue(settings.required("webhook_queue_url"))
 publisher = EventPublisher(settings.required("events_topic_arn"))
+# A notification with fallback channels goes back to dispatch when a delivery gives up.
+dispatch_queue = MessageQueue(settings.required("dispatch_queue_url"))
 # The same retry schedule as webhook endpoints (about a day).
 policy = RetryPolicy(schedule=settings.webhook_retry_schedule)
 sender = WebhookChannelSender(
@@ -69,6 +71,7 @@ def send_record(record: SQSRecord) -> None:
         send=sender.send,
         retry_queue=webhook_queue,
         publisher=publisher,
+        dispatch_queue=dispatch_queue,
         policy=policy,
         lease_seconds=settings.claim_lease_seconds,
         senders=senders,

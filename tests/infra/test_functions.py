@@ -44,6 +44,7 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_WEBSOCKET_MANAGEMENT_URL",
             "HERALD_WEBHOOK_EVENTS_QUEUE_URL",
             "HERALD_WEBHOOK_EVENTS_QUEUE_ARN",
+            "HERALD_DEAD_LETTER_QUEUES",  # GET /v1/dead-letters, POST /v1/dead-letters/redrive
         },
     ),
     "functions.webhooks.handler.handler": (
@@ -98,6 +99,7 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_WEBHOOK_QUEUE_ARN",
             "HERALD_WEBHOOK_EVENTS_QUEUE_URL",
             "HERALD_WEBHOOK_EVENTS_QUEUE_ARN",
+            "HERALD_EVENTS_TOPIC_ARN",  # delivery.failed for the dead-lettered ones it fails
         },
     ),
     "functions.workers.email_worker.handler": (
@@ -111,6 +113,9 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_EVENTS_TOPIC_ARN",
             "HERALD_PUBLIC_BASE_URL",
             "HERALD_LINKS_SECRET_ID",
+            # Fallbacks: hands a notification back to dispatch when a delivery gives up.
+            "HERALD_DISPATCH_QUEUE_URL",
+            "HERALD_DISPATCH_QUEUE_ARN",
         },
     ),
     **{
@@ -123,6 +128,8 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
                 "HERALD_PROVIDER_SECRET_ID",
                 "HERALD_EVENTS_TOPIC_ARN",
                 "HERALD_PUBLIC_BASE_URL",
+                "HERALD_DISPATCH_QUEUE_URL",
+                "HERALD_DISPATCH_QUEUE_ARN",
             },
         )
         for channel in ("sms", "whatsapp")
@@ -135,6 +142,9 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_PUSH_QUEUE_ARN",
             "HERALD_PROVIDER_SECRET_ID",
             "HERALD_EVENTS_TOPIC_ARN",
+            # Fallbacks: hands a notification back to dispatch when a delivery gives up.
+            "HERALD_DISPATCH_QUEUE_URL",
+            "HERALD_DISPATCH_QUEUE_ARN",
         },
     ),
     "functions.workers.web_push_worker.handler": (
@@ -146,6 +156,9 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_VAPID_SECRET_ID",
             "HERALD_VAPID_SUBJECT",
             "HERALD_EVENTS_TOPIC_ARN",
+            # Fallbacks: hands a notification back to dispatch when a delivery gives up.
+            "HERALD_DISPATCH_QUEUE_URL",
+            "HERALD_DISPATCH_QUEUE_ARN",
         },
     ),
     "functions.workers.in_app_worker.handler": (
@@ -155,6 +168,9 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_EVENTS_TOPIC_ARN",
             "HERALD_WEBSOCKET_URL",
             "HERALD_WEBSOCKET_MANAGEMENT_URL",
+            # Fallbacks: hands a notification back to dispatch when a delivery gives up.
+            "HERALD_DISPATCH_QUEUE_URL",
+            "HERALD_DISPATCH_QUEUE_ARN",
         },
     ),
     "functions.realtime.handler.handler": (10, 256, {"HERALD_LINKS_SECRET_ID"}),
@@ -171,7 +187,14 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
     "functions.workers.webhook_worker.handler": (
         120,
         512,
-        {"HERALD_WEBHOOK_QUEUE_URL", "HERALD_WEBHOOK_QUEUE_ARN", "HERALD_EVENTS_TOPIC_ARN"},
+        {
+            "HERALD_WEBHOOK_QUEUE_URL",
+            "HERALD_WEBHOOK_QUEUE_ARN",
+            "HERALD_EVENTS_TOPIC_ARN",
+            # Fallbacks: hands a notification back to dispatch when a delivery gives up.
+            "HERALD_DISPATCH_QUEUE_URL",
+            "HERALD_DISPATCH_QUEUE_ARN",
+        },
     ),
 }
 

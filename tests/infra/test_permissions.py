@@ -122,14 +122,16 @@ def test_each_function_may_do_what_its_job_needs(
 @pytest.mark.parametrize(
     ("handler", "forbidden"),
     [
-        # The API publishes one event type (delivery.read, when an inbox item is read).
-        ("functions.api.handler.handler", {"sqs:ReceiveMessage", "secretsmanager:PutSecretValue"}),
+        # The API publishes one event type (delivery.read, when an inbox item is read); it
+        # receives from dead-letter queues only (see the test below).
+        ("functions.api.handler.handler", {"secretsmanager:PutSecretValue"}),
         (
             "functions.migrations.handler.handler",
             {"sqs:SendMessage", "sns:Publish", "iam:PassRole"},
         ),
         ("functions.webhooks.handler.handler", {"sqs:SendMessage", "scheduler:CreateSchedule"}),
-        ("functions.dispatch.sweeper.handler", {"sns:Publish", "secretsmanager:PutSecretValue"}),
+        # The sweeper publishes delivery.failed for the dead-lettered deliveries it fails.
+        ("functions.dispatch.sweeper.handler", {"secretsmanager:PutSecretValue"}),
         *[
             (
                 f"functions.workers.{channel}_worker.handler",
@@ -152,18 +154,23 @@ def test_no_function_may_do_what_another_one_does(
     assert actions.isdisjoint(forbidden)
 
 
-def test_api_manages_schedules_only_in_the_herald_group_and_passes_only_the_scheduler_role(
-    resources: Resources,
-) -> None:
-    # given
+def _api_statements(resources: Resources) -> list[dict[str, Any]]:
+    """Every policy statement of the API function's role."""
     api = herald_functions(resources)["functions.api.handler.handler"]
     role_id = logical_id(api["Properties"]["Role"])
-    statements = [
+    return [
         statement
         for policy in of_type(resources, "AWS::IAM::Policy").values()
         if role_id in {logical_id(role) for role in policy["Properties"]["Roles"]}
         for statement in as_list(policy["Properties"]["PolicyDocument"]["Statement"])
     ]
+
+
+def test_api_manages_schedules_only_in_the_herald_group_and_passes_only_the_scheduler_role(
+    resources: Resources,
+) -> None:
+    # given
+    statements = _api_statements(resources)
 
     # when
     schedules = next(s for s in statements if "scheduler:CreateSchedule" in as_list(s["Action"]))
@@ -268,3 +275,23 @@ def test_generated_keys_are_read_only_by_the_functions_that_use_them(
     assert readers == expected_readers
     generated = secret["Properties"]["GenerateSecretString"]
     assert generated["PasswordLength"] == 64 and generated["ExcludePunctuation"] is True
+
+
+def test_api_receives_and_moves_messages_of_dead_letter_queues_only(resources: Resources) -> None:
+    # given
+    statements = _api_statements(resources)
+
+    # when
+    receiving = [
+        statement
+        for statement in statements
+        if {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:StartMessageMoveTask"}
+        & set(as_list(statement["Action"]))
+    ]
+
+    # then: nine queues' dead-letter queues, and nothing else
+    resources_named = [
+        resource["Fn::GetAtt"][0] for s in receiving for resource in as_list(s["Resource"])
+    ]
+    assert len(set(resources_named)) == 9
+    assert all("DeadLetterQueue" in name for name in resources_named)

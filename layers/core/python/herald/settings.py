@@ -6,8 +6,19 @@ Every variable is prefixed `HERALD_`, except `DATABASE_URL`, the conventional na
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DeadLetterQueue(BaseModel):
+    """A queue's dead-letter queue and the queue its messages came from."""
+
+    url: str
+    arn: str
+    source_url: str
+    source_arn: str
 
 
 class Settings(BaseSettings):
@@ -111,6 +122,12 @@ class Settings(BaseSettings):
     webhook_allow_local_sink: bool = False
     # The `webhook` channel's queue.
     webhook_queue_url: str | None = None
+    # Dead letters (GET /v1/dead-letters, POST /v1/dead-letters/redrive): each queue's DLQ,
+    # by the queue's short name, as JSON {"email": {"url", "arn", "source_url", "source_arn"}}.
+    dead_letter_queues: dict[str, DeadLetterQueue] = {}
+    # How a redrive moves messages: SQS's StartMessageMoveTask in AWS; "copy" (receive, send
+    # to the source queue, delete) where the SQS API lacks it (moto, in the local runtime).
+    dead_letter_redrive: Literal["move_task", "copy"] = "move_task"
 
     def required(self, name: str) -> str:
         """A setting this function cannot run without: fail at cold start, naming it."""

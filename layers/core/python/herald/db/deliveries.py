@@ -23,6 +23,8 @@ class NewDelivery:
     reason: str | None
     locale: str | None = None
     next_attempt_at: datetime | None = None
+    # A fallback delivery: the ids of the deliveries it stands in for.
+    replaces: tuple[str, ...] | None = None
 
 
 def insert_deliveries(
@@ -37,19 +39,24 @@ def insert_deliveries(
     inserted = conn.execute(
         "WITH rows AS ("
         "  INSERT INTO deliveries (id, tenant_id, notification_id, recipient_index, channel,"
-        "                          recipient, address, status, reason, locale, next_attempt_at)"
+        "                          recipient, address, status, reason, locale, next_attempt_at,"
+        "                          replaces)"
         "  SELECT r.id, %(tenant)s, %(notification)s, r.idx, r.channel, r.recipient, r.address,"
-        "         r.status, r.reason, r.locale, r.next_at"
+        "         r.status, r.reason, r.locale, r.next_at,"
+        "         CASE WHEN r.replaces = '' THEN NULL ELSE string_to_array(r.replaces, ',') END"
         "  FROM unnest(%(ids)s::text[], %(idx)s::int[], %(channels)s::text[],"
         "              %(recipients)s::jsonb[], %(addresses)s::text[], %(statuses)s::text[],"
-        "              %(reasons)s::text[], %(locales)s::text[], %(next_at)s::timestamptz[])"
-        "       AS r(id, idx, channel, recipient, address, status, reason, locale, next_at)"
+        "              %(reasons)s::text[], %(locales)s::text[], %(next_at)s::timestamptz[],"
+        "              %(replaces)s::text[])"
+        "       AS r(id, idx, channel, recipient, address, status, reason, locale, next_at,"
+        "            replaces)"
         "  ON CONFLICT (notification_id, recipient_index, channel) DO NOTHING"
-        "  RETURNING id, status, reason, next_attempt_at"
+        "  RETURNING id, status, reason, next_attempt_at, replaces"
         ")"
         " INSERT INTO delivery_events (tenant_id, delivery_id, status, detail)"
         " SELECT %(tenant)s, id, status,"
-        "        jsonb_strip_nulls(jsonb_build_object('reason', reason, 'until', next_attempt_at))"
+        "        jsonb_strip_nulls(jsonb_build_object('reason', reason, 'until', next_attempt_at,"
+        "                                             'replaces', replaces))"
         " FROM rows",
         {
             "tenant": tenant_id,
@@ -63,6 +70,8 @@ def insert_deliveries(
             "reasons": [d.reason for d in deliveries],
             "locales": [d.locale for d in deliveries],
             "next_at": [d.next_attempt_at for d in deliveries],
+            # unnest cannot take a ragged array of arrays: each list travels joined.
+            "replaces": [",".join(d.replaces or ()) for d in deliveries],
         },
     )
     return inserted.rowcount
@@ -242,7 +251,7 @@ def set_statuses(conn: Connection, changes: Sequence[tuple[str, str, str | None]
 def list_for_notification(conn: Connection, notification_id: str) -> list[Row]:
     return conn.execute(
         "SELECT id, channel, recipient, status, reason, provider, provider_message_id,"
-        "       attempts, error, attributes FROM deliveries WHERE notification_id = %s"
+        "       attempts, error, attributes, replaces FROM deliveries WHERE notification_id = %s"
         " ORDER BY id",
         (notification_id,),
     ).fetchall()
@@ -292,18 +301,19 @@ def find_waiting_retries(conn: Connection, *, limit: int) -> list[Row]:
 def fail_in_flight(
     conn: Connection, delivery_ids: Sequence[str], reason: str, error: str
 ) -> list[Row]:
-    """Fail deliveries still in flight, with history; returns those moved (id, notification_id)."""
+    """Fail deliveries still in flight, with history; returns those moved (tenant_id, id,
+    notification_id, channel, recipient)."""
     return conn.execute(
         "WITH d AS ("
         "  UPDATE deliveries SET status = 'failed', reason = %(reason)s, error = %(error)s,"
         "    lease_expires_at = NULL, updated_at = now()"
         "  WHERE id = ANY(%(ids)s) AND status IN ('queued', 'deferred', 'sending')"
-        "  RETURNING tenant_id, id, notification_id"
+        "  RETURNING tenant_id, id, notification_id, channel, recipient"
         "), history AS ("
         "  INSERT INTO delivery_events (tenant_id, delivery_id, status, detail)"
         "  SELECT tenant_id, id, 'failed', jsonb_build_object('reason', %(reason)s::text) FROM d"
         ")"
-        " SELECT id, notification_id FROM d",
+        " SELECT tenant_id, id, notification_id, channel, recipient FROM d",
         {"ids": list(delivery_ids), "reason": reason, "error": error},
     ).fetchall()
 
@@ -338,5 +348,36 @@ def record_many(
         ")"
         " SELECT id FROM d",
         {"ids": list(delivery_ids), "status": status, "provider": provider},
+    ).fetchall()
+    return [r["id"] for r in rows]
+
+
+def steps_of(conn: Connection, notification_id: str) -> list[Row]:
+    """What the fallback cascade looks at: every delivery of a notification, oldest first."""
+    return conn.execute(
+        "SELECT id, recipient_index, channel, status, reason, created_at FROM deliveries"
+        " WHERE notification_id = %s ORDER BY created_at, id",
+        (notification_id,),
+    ).fetchall()
+
+
+def cancel_waiting(conn: Connection, delivery_ids: Sequence[str], reason: str) -> list[str]:
+    """Cancel deliveries not yet handed to a provider (queued or deferred), with history;
+    returns the ids canceled (one already claimed by a worker goes on)."""
+    if not delivery_ids:
+        return []
+    rows = conn.execute(
+        "WITH d AS ("
+        "  UPDATE deliveries SET status = 'canceled', reason = %(reason)s,"
+        "    next_attempt_at = NULL, updated_at = now()"
+        "  WHERE id = ANY(%(ids)s) AND status IN ('queued', 'deferred')"
+        "  RETURNING tenant_id, id"
+        "), history AS ("
+        "  INSERT INTO delivery_events (tenant_id, delivery_id, status, detail)"
+        "  SELECT tenant_id, id, 'canceled', jsonb_build_object('reason', %(reason)s::text)"
+        "  FROM d"
+        ")"
+        " SELECT id FROM d",
+        {"ids": list(delivery_ids), "reason": reason},
     ).fetchall()
     return [r["id"] for r in rows]

@@ -10,7 +10,8 @@ from herald.db.connection import Connection
 def work_in_flight(conn: Connection, *, horizon: datetime) -> bool:
     """Notifications not dispatched yet, or deliveries not finished, that are due by `horizon`,
     or webhook messages not sent yet (their retries hop through the queue, so a lost queue
-    message is the sweeper's to find, however far ahead the next attempt is).
+    message is the sweeper's to find, however far ahead the next attempt is), or
+    notifications with fallback channels dispatch has still to close.
 
     The three tables keep partial indexes on exactly these statuses, so the answer is a probe
     of three small indexes whatever the history's size.
@@ -26,6 +27,11 @@ def work_in_flight(conn: Connection, *, horizon: datetime) -> bool:
         "                                  OR next_attempt_at <= %(horizon)s))"
         ") OR EXISTS ("
         "  SELECT 1 FROM webhook_messages WHERE status IN ('pending', 'sending')"
+        ") OR EXISTS ("
+        # A notification with fallback channels that only dispatch can close (see
+        # herald.services.fallback): its next deadline, or its closing, is still to come.
+        "  SELECT 1 FROM notifications WHERE status = 'processing' AND cardinality(fallback) > 0"
+        "  AND (fallback_check_at IS NULL OR fallback_check_at <= %(horizon)s)"
         ") AS pending",
         {"horizon": horizon},
     ).fetchone()

@@ -29,12 +29,15 @@ def insert_notification(
     metadata: dict[str, Any],
     send_at: datetime | None,
     schedule_name: str | None,
+    fallback: Sequence[str] = (),
+    fallback_after_seconds: int | None = None,
 ) -> None:
     conn.execute(
         "INSERT INTO notifications (id, tenant_id, status, channels, recipients, content,"
         " template_id, template_version, variables,"
-        " category, priority, critical, metadata, recipient_count, send_at, schedule_name)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " category, priority, critical, metadata, recipient_count, send_at, schedule_name,"
+        " fallback, fallback_after_seconds)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             notification_id,
             tenant_id,
@@ -52,6 +55,8 @@ def insert_notification(
             len(recipients),
             send_at,
             schedule_name,
+            list(fallback),
+            fallback_after_seconds,
         ),
     )
 
@@ -95,10 +100,14 @@ def list_notifications(
     ).fetchall()
 
 
-def complete_finished(conn: Connection, notification_ids: Sequence[str]) -> list[Row]:
+def complete_finished(
+    conn: Connection, notification_ids: Sequence[str], *, cascaded: bool = False
+) -> list[Row]:
     """Close notifications none of whose deliveries is still in flight.
 
     `failed` when every delivery failed, else `completed`. Returns the rows closed now.
+    A notification with fallback channels is closed only by dispatch, once its cascade ran
+    (`cascaded`) and no fallback deadline is pending: a failure may still call for a fallback.
     """
     return conn.execute(
         "UPDATE notifications n SET"
@@ -107,22 +116,56 @@ def complete_finished(conn: Connection, notification_ids: Sequence[str]) -> list
         "           THEN 'completed' ELSE 'failed' END,"
         "  completed_at = now(), updated_at = now()"
         " WHERE n.id = ANY(%s) AND n.status = 'processing'"
+        "  AND (cardinality(n.fallback) = 0 OR (%s AND n.fallback_check_at IS NULL))"
         "  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id"
         "                  AND d.status IN ('queued', 'deferred', 'sending'))"
         " RETURNING n.id, n.tenant_id, n.status",
-        (list(notification_ids),),
+        (list(notification_ids), cascaded),
     ).fetchall()
 
 
 def find_stalled(conn: Connection, *, older_than: datetime, limit: int) -> list[Row]:
     """Notifications that should have been dispatched by now but were not.
 
-    Accepted ones whose enqueue was lost, scheduled ones whose schedule never fired.
+    Accepted ones whose enqueue was lost, scheduled ones whose schedule never fired, and
+    ones with fallback channels whose cascade is overdue: a fallback deadline passed, or
+    nothing is in flight any more and dispatch was not woken up to close them.
     """
     return conn.execute(
-        "SELECT id, tenant_id FROM notifications"
+        "SELECT id, tenant_id FROM notifications n"
         " WHERE (status = 'accepted' AND created_at < %s)"
         "    OR (status = 'scheduled' AND send_at < %s)"
+        "    OR (status = 'processing' AND cardinality(fallback) > 0"
+        "        AND (fallback_check_at < %s"
+        "             OR (fallback_check_at IS NULL AND updated_at < %s"
+        "                 AND NOT EXISTS (SELECT 1 FROM deliveries d"
+        "                                 WHERE d.notification_id = n.id"
+        "                                 AND d.status IN ('queued', 'deferred', 'sending')))))"
         " ORDER BY created_at LIMIT %s",
-        (older_than, older_than, limit),
+        (older_than, older_than, older_than, older_than, limit),
+    ).fetchall()
+
+
+def set_fallback_check(conn: Connection, notification_id: str, at: datetime | None) -> None:
+    """When dispatch must look again at this notification's fallback deadlines (None: never)."""
+    conn.execute(
+        "UPDATE notifications SET fallback_check_at = %s, updated_at = now() WHERE id = %s",
+        (at, notification_id),
+    )
+
+
+def to_cascade(
+    conn: Connection, notification_ids: Sequence[str], *, gave_up: set[str]
+) -> list[Row]:
+    """Those of these notifications (processing, with fallback channels) whose dispatch must
+    run again: a delivery of theirs just gave up (`gave_up`), or none is left in flight."""
+    if not notification_ids:
+        return []
+    return conn.execute(
+        "SELECT id, tenant_id FROM notifications n"
+        " WHERE id = ANY(%s) AND status = 'processing' AND cardinality(fallback) > 0"
+        "   AND (id = ANY(%s) OR NOT EXISTS (SELECT 1 FROM deliveries d"
+        "        WHERE d.notification_id = n.id"
+        "        AND d.status IN ('queued', 'deferred', 'sending')))",
+        (list(notification_ids), sorted(gave_up)),
     ).fetchall()

@@ -20,6 +20,7 @@ from herald.models.templates import TEMPLATE_KEY_PATTERN
 from herald.models.validators import Locale, Phone, WebhookUrl
 
 MAX_RECIPIENTS = 1000
+MAX_FALLBACK_AFTER_SECONDS = 7 * 24 * 3600
 
 
 class Recipient(BaseModel):
@@ -55,7 +56,18 @@ class SendNotificationRequest(BaseModel):
         description="Template variables; `recipient` is reserved for the recipient's fields",
     )
     channels: list[Channel] | None = Field(default=None, min_length=1)
-    fallback: list[Channel] = Field(default_factory=list)
+    fallback: list[Channel] = Field(
+        default_factory=list,
+        description="Tried in order, per recipient, once every primary channel failed or "
+        "found no address or device",
+    )
+    fallback_after_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_FALLBACK_AFTER_SECONDS,
+        description="Also take the next fallback when no delivery of the recipient has "
+        "reached `delivered` or `read` within this time",
+    )
     category: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
     critical: bool = False
     priority: Literal["low", "normal", "high"] = "normal"
@@ -66,6 +78,8 @@ class SendNotificationRequest(BaseModel):
     def _template_or_content(self) -> SendNotificationRequest:
         if (self.template is None) == (self.content is None):
             raise ValueError("give either template or content, not both and not neither")
+        if self.fallback_after_seconds is not None and not self.fallback:
+            raise ValueError("fallback_after_seconds needs fallback channels")
         return self
 
 
@@ -95,6 +109,9 @@ class DeliveryOut(BaseModel):
         description="What the channel measured about the message it sent: `encoding` "
         "(GSM-7 or UCS-2) and `segments` for SMS and WhatsApp text",
     )
+    replaces: list[str] | None = Field(
+        default=None, description="A fallback delivery: the deliveries it stands in for"
+    )
     events: list[DeliveryEventOut]
 
 
@@ -107,6 +124,8 @@ class NotificationOut(BaseModel):
     id: str
     status: NotificationStatus
     channels: list[Channel]
+    fallback: list[Channel] = Field(default_factory=list)
+    fallback_after_seconds: int | None = None
     template: TemplateUsed | None = Field(
         default=None, description="The template version this notification renders"
     )

@@ -21,7 +21,7 @@ from herald.channels.base import (
 from herald.db import deliveries, notifications, suppressions
 from herald.db.connection import Connection, Database
 from herald.errors import HeraldError
-from herald.models.messages import ChannelMessage
+from herald.models.messages import ChannelMessage, DispatchMessage
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,7 @@ def deliver_batch(
     senders: Executor,
     describe: Describe[M] | None = None,
     on_targets: OnTargets | None = None,
+    dispatch_queue: MessageQueue | None = None,
 ) -> BatchOutcome:
     """Send the deliveries of one channel message.
 
@@ -120,6 +121,10 @@ def deliver_batch(
     A message sent to several devices (push, web push) returns each device's outcome: the
     delivery is `sent` when one accepted, retried when none did and one may later, else
     `failed`; its history event lists every device's result, and `on_targets` sees them.
+
+    A notification with fallback channels is handed back to `dispatch_queue` when one of
+    its deliveries gave up here or nothing of it is left in flight: dispatch takes the
+    fallback steps then due, and closes it.
     """
     if message.not_before is not None and message.not_before > datetime.now(UTC):
         # A long retry wait, not over yet: one more hop, nothing else.
@@ -139,7 +144,7 @@ def deliver_batch(
         except (HeraldError, PermanentSendError) as exc:
             reason = _record_refusal(conn, row, exc)
             outcome.failed.append(row["id"])
-            events.append(_event(row, "failed", {"reason": reason}))
+            events.append(delivery_event(row, "failed", {"reason": reason}))
             continue
         described[row["id"]] = describe(composed) if describe else {}
         attempts[senders.submit(_attempt, composed, send, provider, policy, row["attempts"])] = row
@@ -160,13 +165,13 @@ def deliver_batch(
         if status == "deferred":
             retry_delay = max(retry_delay, delay)
         if status in ("sent", "failed"):
-            events.append(_event(row, status, fields))
+            events.append(delivery_event(row, status, fields))
 
     if unexpected is not None:
         raise unexpected
     if outcome.retrying:
         _requeue(retry_queue, message, outcome.retrying, retry_delay)
-    _finish(conn, claimed, events, publisher)
+    _finish(conn, claimed, events, publisher, outcome=outcome, dispatch_queue=dispatch_queue)
     return outcome
 
 
@@ -180,6 +185,7 @@ def deliver_stored_batch(
     status: str,
     publisher: EventPublisher,
     lease_seconds: int,
+    dispatch_queue: MessageQueue | None = None,
 ) -> BatchOutcome:
     """Deliver one channel message by storing it: the loop of a channel whose "provider" is
     Herald's own database (the in-app inbox), so there is nothing to retry.
@@ -187,7 +193,7 @@ def deliver_stored_batch(
     Claims like `deliver_batch` (a redelivered message or a concurrent worker stores
     nothing twice), composes each delivery (a render failure fails that delivery alone),
     then stores every message and records every outcome as `status` in one transaction:
-    a few statements per batch, whatever its size.
+    a few statements per batch, whatever its size. Fallbacks: as `deliver_batch`.
     """
     conn = db.connection()
     claimed = deliveries.claim(conn, message.tenant_id, message.delivery_ids, lease_seconds)
@@ -200,7 +206,7 @@ def deliver_stored_batch(
         except (HeraldError, PermanentSendError) as exc:
             reason = _record_refusal(conn, row, exc)
             outcome.failed.append(row["id"])
-            events.append(_event(row, "failed", {"reason": reason}))
+            events.append(delivery_event(row, "failed", {"reason": reason}))
     if composed:
         with db.transaction() as tx:
             outcome.stored = store(tx, composed)
@@ -212,8 +218,8 @@ def deliver_stored_batch(
         for row, _ in composed:
             if row["id"] in moved:
                 outcome.sent.append(row["id"])
-                events.append(_event(row, status, {"provider": provider}))
-    _finish(conn, claimed, events, publisher)
+                events.append(delivery_event(row, status, {"provider": provider}))
+    _finish(conn, claimed, events, publisher, outcome=outcome, dispatch_queue=dispatch_queue)
     return outcome
 
 
@@ -222,9 +228,25 @@ def _finish(
     claimed: list[dict[str, Any]],
     events: list[dict[str, Any]],
     publisher: EventPublisher,
+    *,
+    outcome: BatchOutcome,
+    dispatch_queue: MessageQueue | None,
 ) -> None:
-    """Close the notifications left with nothing in flight, then publish every event."""
+    """Close the notifications left with nothing in flight (those with fallback channels:
+    wake their dispatch up), then publish every event."""
     touched = list({row["notification_id"] for row in claimed})
+    gave_up = set(outcome.failed) | set(outcome.skipped)
+    if touched and dispatch_queue is not None:
+        dispatch_queue.send_many(
+            [
+                DispatchMessage(tenant_id=n["tenant_id"], notification_id=n["id"])
+                for n in notifications.to_cascade(
+                    conn,
+                    touched,
+                    gave_up={r["notification_id"] for r in claimed if r["id"] in gave_up},
+                )
+            ]
+        )
     if touched:
         events.extend(
             {
@@ -356,7 +378,7 @@ def _requeue(
     )
 
 
-def _event(row: dict[str, Any], status: str, fields: dict[str, Any]) -> dict[str, Any]:
+def delivery_event(row: dict[str, Any], status: str, fields: dict[str, Any]) -> dict[str, Any]:
     """A delivery status event, with what webhook subscribers see of the delivery."""
     return {
         "type": f"delivery.{status}",

@@ -16,7 +16,7 @@ from herald.db.deliveries import NewDelivery
 from herald.ids import new_id
 from herald.models.common import Channel
 from herald.models.messages import MAX_DELIVERIES_PER_MESSAGE, ChannelMessage, DispatchMessage
-from herald.services import audience, templates
+from herald.services import audience, fallback, templates
 from herald.services.audience import Recipient
 from herald.services.sweep_schedule import SweepSchedule
 
@@ -32,6 +32,8 @@ class DispatchOutcome:
     queued: int
     skipped: int
     deferred: int
+    # Fallback deliveries planned by this pass (of any status).
+    fallbacks: int = 0
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,10 @@ def dispatch_notification(
     Safe to run again for the same notification (SQS delivers at least once, the sweeper
     re-enqueues, quiet hours wake it up): deliveries are inserted idempotently, and
     re-enqueued `queued` ones are claimed by one worker only.
+
+    A notification with fallback channels is woken up again by its workers when a delivery
+    gives up, and by a schedule at its next `fallback_after_seconds` deadline: each pass
+    takes the fallback steps then due (herald.services.fallback), and only dispatch closes it.
     """
     now = now or datetime.now(UTC)
     skipped = deferred = 0
@@ -168,6 +174,11 @@ def dispatch_notification(
             deferred = sum(1 for d in planned if d.status == "deferred")
         else:
             deliveries.release_quiet_hours(conn, notification_id, now)
+        cascade = fallback.CascadeOutcome()
+        if row["fallback"]:
+            cascade = fallback.cascade(conn, row, now=now)
+            skipped += sum(1 for d in cascade.planned if d.status == "skipped")
+            deferred += sum(1 for d in cascade.planned if d.status == "deferred")
         queued = deliveries.queued_for_notification(conn, notification_id)
         wake_at = deliveries.next_quiet_hours_end(conn, notification_id)
 
@@ -177,17 +188,26 @@ def dispatch_notification(
         _wake_up_at(ports.scheduler, tenant_id, notification_id, wake_at)
         if ports.sweeps is not None:
             ports.sweeps.work_started(wake_at)
+    if cascade.check_at is not None:
+        _wake_up_at(ports.scheduler, tenant_id, notification_id, cascade.check_at)
+        if ports.sweeps is not None:
+            ports.sweeps.work_started(cascade.check_at)
     if not queued:
-        notifications.complete_finished(db.connection(), [notification_id])
+        notifications.complete_finished(db.connection(), [notification_id], cascaded=True)
     return DispatchOutcome(
-        notification_id=notification_id, queued=len(queued), skipped=skipped, deferred=deferred
+        notification_id=notification_id,
+        queued=len(queued),
+        skipped=skipped,
+        deferred=deferred,
+        fallbacks=len(cascade.planned),
     )
 
 
 def _wake_up_at(
     scheduler: OneTimeScheduler, tenant_id: str, notification_id: str, at: datetime
 ) -> None:
-    """Dispatch the notification again when the earliest quiet hours end.
+    """Dispatch the notification again at `at`: when the earliest quiet hours end, or at its
+    next fallback deadline.
 
     The schedule is named after the instant, so a repeated dispatch does not create a second
     one. If scheduling fails, the sweeper still sends the deliveries once they are overdue.
@@ -197,4 +217,4 @@ def _wake_up_at(
     try:
         scheduler.schedule(name, at, message.model_dump_json())
     except Exception:
-        logger.exception("could not schedule the end of quiet hours for %s", notification_id)
+        logger.exception("could not schedule the next dispatch of %s", notification_id)

@@ -191,6 +191,8 @@ def accept_notification(
             metadata=request.metadata,
             send_at=send_at,
             schedule_name=notification_id if send_at else None,
+            fallback=list(dict.fromkeys(request.fallback)),
+            fallback_after_seconds=request.fallback_after_seconds,
         )
         return body
 

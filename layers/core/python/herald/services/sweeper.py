@@ -9,16 +9,20 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from herald.aws.sns import EventPublisher
 from herald.aws.sqs import MessageQueue
 from herald.db import deliveries, idempotency, notifications
 from herald.db.connection import Database
 from herald.models.messages import DispatchMessage
-from herald.services.delivering import RetryPolicy
+from herald.services.delivering import RetryPolicy, delivery_event
 from herald.services.dispatch import pack_messages
 
 logger = logging.getLogger(__name__)
 
 _BATCH = 500
+# Why a delivery the sweeper gives up on failed: its queue message was lost or moved to the
+# dead-letter queue after every receive failed, and its attempts are spent.
+DEAD_LETTERED = "dead_lettered"
 # SQS caps a message delay at 15 minutes, as RetryPolicy caps a retry wait.
 MAX_DELAY_SECONDS = 900
 
@@ -40,14 +44,18 @@ def sweep(
     delivery_grace: timedelta = timedelta(minutes=15),
     policy: RetryPolicy | None = None,
     now: datetime | None = None,
+    publisher: EventPublisher | None = None,
 ) -> SweepResult:
     """Re-enqueue what should be moving but is not.
 
     - notifications still `accepted` (enqueue lost) or `scheduled` past their time (schedule
       lost) -> the dispatch queue;
     - deliveries in flight that nobody holds (message lost or dead-lettered, lease lapsed)
-      -> their channel queue, or `failed` once out of attempts.
-    Re-enqueueing is harmless: dispatch is idempotent and workers claim before sending.
+      -> their channel queue, or, once out of attempts, `failed` with reason
+      `dead_lettered` (their `delivery.failed` event published to `publisher`).
+    Re-enqueueing is harmless: dispatch is idempotent and workers claim before sending. A
+    notification with fallback channels whose delivery failed here goes back to dispatch,
+    which takes the next fallback step.
     """
     policy = policy or RetryPolicy()
     now = now or datetime.now(UTC)
@@ -57,14 +65,34 @@ def sweep(
         stuck = deliveries.find_stalled(conn, older_than=now - delivery_grace, limit=_BATCH)
         exhausted = [d["id"] for d in stuck if d["attempts"] >= policy.max_attempts]
         failed = deliveries.fail_in_flight(
-            conn, exhausted, "max_attempts", "no successful attempt before the attempt limit"
+            conn, exhausted, DEAD_LETTERED, "no successful attempt before the attempt limit"
         )
-        notifications.complete_finished(conn, list({f["notification_id"] for f in failed}))
+        touched = list({f["notification_id"] for f in failed})
+        closed = notifications.complete_finished(conn, touched)
+        to_cascade = notifications.to_cascade(conn, touched, gave_up=set(touched))
         expired = idempotency.delete_expired(conn)
 
     dispatch_queue.send_many(
-        [DispatchMessage(tenant_id=n["tenant_id"], notification_id=n["id"]) for n in stalled]
+        [
+            DispatchMessage(tenant_id=n["tenant_id"], notification_id=n["id"])
+            for n in [*stalled, *to_cascade]
+        ]
     )
+    if publisher is not None and (failed or closed):
+        at = datetime.now(UTC).isoformat()
+        publisher.publish(
+            [delivery_event(dict(f), "failed", {"reason": DEAD_LETTERED}) for f in failed]
+            + [
+                {
+                    "type": "notification.completed",
+                    "tenant_id": n["tenant_id"],
+                    "notification_id": n["id"],
+                    "status": n["status"],
+                    "at": at,
+                }
+                for n in closed
+            ]
+        )
     retry = [d for d in stuck if d["attempts"] < policy.max_attempts]
     by_tenant: dict[str, list[dict[str, Any]]] = {}
     for d in retry:
@@ -88,6 +116,7 @@ def recover(
     channel_queues: Mapping[str, MessageQueue],
     *,
     policy: RetryPolicy | None = None,
+    publisher: EventPublisher | None = None,
 ) -> SweepResult:
     """Put all in-flight work back on the queues at once, after a restart that lost both the
     queues' messages and every worker (the local runtime: moto keeps queues in memory).
@@ -109,6 +138,7 @@ def recover(
         grace=timedelta(0),
         delivery_grace=timedelta(0),
         policy=policy,
+        publisher=publisher,
     )
     now = datetime.now(UTC)
     by_wait: dict[tuple[str, int], list[dict[str, Any]]] = {}
