@@ -27,8 +27,10 @@ def session() -> Any:
         return _session
 
 
-def aws_client(service: str) -> Any:
-    """A new botocore client for `service` (sessions are not safe to share unlocked)."""
+def aws_client(service: str, endpoint_url: str | None = None) -> Any:
+    """A new botocore client for `service` (sessions are not safe to share unlocked);
+    `endpoint_url` for a service reached at an address of its own (a WebSocket API's
+    management endpoint)."""
     shared = session()
     with _lock:
-        return shared.create_client(service)
+        return shared.create_client(service, endpoint_url=endpoint_url)

@@ -4,9 +4,10 @@ server, which speaks the same management API)."""
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from typing import Any
 
-import boto3
+from herald.aws.clients import aws_client
 
 
 class ConnectionPoster:
@@ -14,7 +15,14 @@ class ConnectionPoster:
     (`https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`)."""
 
     def __init__(self, endpoint_url: str, client: Any | None = None) -> None:
-        self._client = client or boto3.client("apigatewaymanagementapi", endpoint_url=endpoint_url)
+        self._endpoint_url = endpoint_url
+        if client is not None:
+            self._client = client
+
+    @cached_property
+    def _client(self) -> Any:
+        """Made on first use: see herald.aws.clients."""
+        return aws_client("apigatewaymanagementapi", endpoint_url=self._endpoint_url)
 
     def post(self, connection_id: str, message: dict[str, Any]) -> bool:
         """Send one JSON message; False when the connection is gone (GoneException)."""
