@@ -18,6 +18,7 @@ from pydantic import (
 
 from herald.models.common import Channel
 from herald.models.devices import DeviceOut
+from herald.models.inbox import InboxItemOut
 from herald.models.suppressions import SuppressionOut
 from herald.models.validators import CATEGORY_PATTERN, Locale, Phone, TimeZone, WebhookUrl
 
@@ -124,6 +125,9 @@ class UserExport(BaseModel):
         description="Suppressions of the user's email address and phone number"
     )
     preference_events: list[PreferenceEventOut] = Field(description="Oldest first")
+    inbox_items: list[InboxItemOut] = Field(
+        description="The user's in-app inbox, newest first, archived and expired items included"
+    )
 
 
 class PreferenceLink(BaseModel):

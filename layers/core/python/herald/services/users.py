@@ -11,6 +11,7 @@ from __future__ import annotations
 from herald.db import devices, inbox, inbox_connections, preference_events, suppressions, users
 from herald.db.connection import Database, Row
 from herald.errors import NotFound
+from herald.models.inbox import InboxItemOut
 from herald.models.suppressions import SuppressionOut
 from herald.models.users import PreferenceEventOut, UserExport, UserIn, UserOut
 from herald.services.devices import device_out
@@ -57,6 +58,10 @@ def export_user(db: Database, tenant_id: str, user_id: str) -> UserExport:
         devices=[device_out(row) for row in devices.list_devices(conn, tenant_id, user_id)],
         suppressions=[SuppressionOut.model_validate(row) for row in suppressed],
         preference_events=[PreferenceEventOut.model_validate(row) for row in events],
+        inbox_items=[
+            InboxItemOut.model_validate(row)
+            for row in inbox.items_of_user(conn, tenant_id, user_id)
+        ],
     )
 
 
