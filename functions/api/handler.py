@@ -15,6 +15,7 @@ from functions.api.contract import HeraldResolver
 from functions.api.openapi_security import SECURITY_SCHEMES
 from functions.api.routes import (
     api_keys,
+    batches,
     devices,
     end_user_pages,
     inbox,
@@ -39,6 +40,7 @@ app.include_router(api_keys.router)
 app.include_router(operations.router)
 app.include_router(inbox.router)
 app.include_router(webhook_endpoints.router)
+app.include_router(batches.router)
 errors.register(app)
 app.configure_openapi(
     title="Herald",

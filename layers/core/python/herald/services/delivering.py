@@ -22,6 +22,7 @@ from herald.db import deliveries, notifications, suppressions
 from herald.db.connection import Connection, Database
 from herald.errors import HeraldError
 from herald.models.messages import ChannelMessage
+from herald.services.completion import completion_events
 
 logger = logging.getLogger(__name__)
 
@@ -226,16 +227,7 @@ def _finish(
     """Close the notifications left with nothing in flight, then publish every event."""
     touched = list({row["notification_id"] for row in claimed})
     if touched:
-        events.extend(
-            {
-                "type": "notification.completed",
-                "tenant_id": n["tenant_id"],
-                "notification_id": n["id"],
-                "status": n["status"],
-                "at": datetime.now(UTC).isoformat(),
-            }
-            for n in notifications.complete_finished(conn, touched)
-        )
+        events.extend(completion_events(conn, notifications.complete_finished(conn, touched)))
     if events:
         publisher.publish(events)
 
