@@ -4,9 +4,11 @@ dispatch function, sent by the email worker to the simulator, counted from the d
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+from herald.services.sweeper import sweep
 from local.lambda_context import LocalFunction
 from local.pollers import QueuePoller
 
@@ -249,3 +251,31 @@ def test_bad_batches_are_refused_and_change_nothing(stack: Stack, tenant: Tenant
         )["Attributes"]["ApproximateNumberOfMessages"]
         == "0"
     )
+
+
+def test_a_slice_whose_message_was_lost_is_planned_by_the_sweeper(
+    stack: Stack, tenant: Tenant
+) -> None:
+    # given a started batch whose dispatch messages were all lost
+    _template(stack, tenant)
+    body = {"template": "welcome", "variables": {"name": "x"}, "recipients": _people(600)}
+    _, _, accepted = call_api(stack, "POST", "/v1/batches", key=tenant.key, body=body)
+    stack.sqs().purge_queue(QueueUrl=stack.resources.dispatch.url)
+    run_pipeline(stack)
+    assert _batch(stack, tenant, accepted["id"])["status"] == "processing"
+
+    # when the sweeper runs past its grace
+    sweeper: Any = stack.handlers["dispatch.sweeper"]
+    result = sweep(
+        stack.db,
+        sweeper.dispatch_queue,
+        sweeper.channel_queues,
+        now=datetime.now(UTC) + timedelta(minutes=5),
+    )
+    run_pipeline(stack)
+
+    # then every slice was planned once and sent
+    assert result.notifications_requeued == 0
+    batch = _batch(stack, tenant, accepted["id"])
+    assert batch["status"] == "completed" and batch["counts"]["sent"] == 600
+    assert len(stack.simulator.outbox.list()) == 600

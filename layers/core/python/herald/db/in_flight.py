@@ -26,6 +26,8 @@ def work_in_flight(conn: Connection, *, horizon: datetime) -> bool:
         "                                  OR next_attempt_at <= %(horizon)s))"
         ") OR EXISTS ("
         "  SELECT 1 FROM webhook_messages WHERE status IN ('pending', 'sending')"
+        ") OR EXISTS ("
+        "  SELECT 1 FROM batch_slices WHERE dispatched_at IS NULL"
         ") AS pending",
         {"horizon": horizon},
     ).fetchone()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from herald.aws.sqs import MessageQueue
-from herald.db import deliveries, idempotency, notifications
+from herald.db import batches, deliveries, idempotency, notifications
 from herald.db.connection import Database
 from herald.models.messages import DispatchMessage
 from herald.services.delivering import RetryPolicy
@@ -53,6 +53,7 @@ def sweep(
     now = now or datetime.now(UTC)
     with db.transaction() as conn:
         stalled = notifications.find_stalled(conn, older_than=now - grace, limit=_BATCH)
+        slices = batches.stalled_slices(conn, older_than=now - grace, limit=_BATCH)
         # Deliveries get longer: a large send can keep them queued for minutes legitimately.
         stuck = deliveries.find_stalled(conn, older_than=now - delivery_grace, limit=_BATCH)
         exhausted = [d["id"] for d in stuck if d["attempts"] >= policy.max_attempts]
@@ -64,6 +65,16 @@ def sweep(
 
     dispatch_queue.send_many(
         [DispatchMessage(tenant_id=n["tenant_id"], notification_id=n["id"]) for n in stalled]
+        # A batch's slices never planned (their message lost): planned at most once anyway.
+        + [
+            DispatchMessage(
+                tenant_id=s["tenant_id"],
+                notification_id=s["notification_id"],
+                batch_id=s["batch_id"],
+                first_index=s["first_index"],
+            )
+            for s in slices
+        ]
     )
     retry = [d for d in stuck if d["attempts"] < policy.max_attempts]
     by_tenant: dict[str, list[dict[str, Any]]] = {}
@@ -72,6 +83,8 @@ def sweep(
     for tenant_id, rows in by_tenant.items():
         for channel, messages in pack_messages(tenant_id, rows).items():
             channel_queues[channel].send_many(messages)
+    if slices:
+        logger.warning("sweeper: %d batch slices re-enqueued", len(slices))
     if stalled or retry or failed:
         logger.warning(
             "sweeper: %d notifications and %d deliveries re-enqueued, %d deliveries failed",
