@@ -21,6 +21,7 @@ from functions.api.routes import (
     inbox,
     notifications,
     operations,
+    stats,
     suppressions,
     templates,
     users,
@@ -41,6 +42,7 @@ app.include_router(operations.router)
 app.include_router(inbox.router)
 app.include_router(webhook_endpoints.router)
 app.include_router(batches.router)
+app.include_router(stats.router)
 errors.register(app)
 app.configure_openapi(
     title="Herald",

@@ -9,9 +9,9 @@ from typing import Any
 
 import boto3
 from herald.services.sweeper import sweep
+
 from local.lambda_context import LocalFunction
 from local.pollers import QueuePoller
-
 from tests.integration.conftest import Stack, Tenant
 from tests.integration.pipeline import call_api, run_dispatch, run_pipeline
 

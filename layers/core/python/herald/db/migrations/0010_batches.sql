@@ -47,3 +47,18 @@ ALTER TABLE deliveries ADD COLUMN recipient_variables jsonb;
 CREATE INDEX deliveries_notification_status ON deliveries (notification_id, status);
 -- Stats: deliveries of a tenant by creation time.
 CREATE INDEX deliveries_tenant_created ON deliveries (tenant_id, created_at);
+
+-- Stats: when each delivery was first handed to its provider (accept -> sent latency). Set by
+-- the database as the status first moves to a sent-or-later state, whichever code moves it.
+ALTER TABLE deliveries ADD COLUMN sent_at timestamptz;
+CREATE FUNCTION deliveries_stamp_sent() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.sent_at IS NULL AND NEW.status IN ('sent', 'delivered', 'opened', 'clicked', 'read')
+    THEN
+        NEW.sent_at := now();
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER deliveries_sent_at BEFORE UPDATE OF status ON deliveries
+    FOR EACH ROW WHEN (NEW.status IS DISTINCT FROM OLD.status)
+    EXECUTE FUNCTION deliveries_stamp_sent();
