@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import get_args
 
 from herald.db.connection import Connection, Row
+from herald.models.common import DeliveryStatus
 
-STATUSES = (
-    "queued",
-    "deferred",
-    "sending",
-    "sent",
-    "delivered",
-    "opened",
-    "clicked",
-    "read",
-    "failed",
-    "bounced",
-    "skipped",
-    "canceled",
-)
+STATUSES: tuple[str, ...] = get_args(DeliveryStatus)
 _COUNTS = ", ".join(f"count(*) FILTER (WHERE d.status = '{s}') AS {s}" for s in STATUSES)
 
 
