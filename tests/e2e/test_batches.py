@@ -1,5 +1,8 @@
 """`herald batch send` and `herald stats` against a running `herald dev`: a CSV of a few
-thousand recipients uploaded in chunks, sent through the pipeline, counted to completion."""
+thousand recipients uploaded in chunks, sent through the pipeline, counted to completion.
+
+A Herald of their own: the callbacks and events of thousands of sends would still be
+draining when the shared instance's other tests wait seconds for theirs."""
 
 from __future__ import annotations
 
@@ -7,9 +10,12 @@ import csv
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.e2e.conftest import LocalHerald
+import pytest
+
+from tests.e2e.conftest import LocalHerald, start_herald
 
 HERALD = Path(sys.executable).with_name("herald")
 TEMPLATE = {
@@ -17,6 +23,14 @@ TEMPLATE = {
     "name": "Launch",
     "channels": {"email": {"subject": "{{ product }} is out", "text": "Hi {{ first }}."}},
 }
+
+
+@pytest.fixture(scope="module")
+def own_herald(herald_home: Path) -> Iterator[LocalHerald]:
+    running = start_herald(herald_home / "batches")
+    yield running
+    if running.process.poll() is None:
+        running.stop()
 
 
 def _run(herald: LocalHerald, *args: str) -> subprocess.CompletedProcess[str]:
@@ -31,8 +45,9 @@ def _run(herald: LocalHerald, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_batch_send_uploads_a_csv_in_chunks_and_follows_it_to_completion(
-    herald: LocalHerald, tmp_path: Path
+    own_herald: LocalHerald, tmp_path: Path
 ) -> None:
+    herald = own_herald
     # given a template and a CSV of 2,000 people (one twice)
     with herald.client() as client:
         assert client.post("/v1/templates", json=TEMPLATE).status_code == 201
@@ -86,7 +101,8 @@ def test_batch_send_uploads_a_csv_in_chunks_and_follows_it_to_completion(
     assert f" {stats['buckets'][0]['total']} " in row
 
 
-def test_client_commands_explain_themselves(herald: LocalHerald) -> None:
+def test_client_commands_explain_themselves(own_herald: LocalHerald) -> None:
+    herald = own_herald
     # when
     batch_help = _run(herald, "batch", "send", "--help")
     stats_help = _run(herald, "stats", "--help")
