@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench import costs
+from bench.batches import bench_batches
 from bench.inbox import bench_inbox
 from bench.push import bench_push
 from bench.sms import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, bench_sms, twilio_secret
@@ -429,6 +430,8 @@ def main() -> None:
         bench_push(bench, bench.tenant_id)
         bench_inbox(bench)
         bench_webhooks(bench)
+        print()
+        bench_batches(bench)
         bench.simulator.stop()
         print()
         bench_template_renders()

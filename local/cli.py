@@ -1,4 +1,5 @@
-"""The `herald` command: `herald dev`, `herald migrate`, `herald create-tenant`."""
+"""The `herald` command: `herald dev`, `herald migrate`, `herald create-tenant`,
+`herald batch send`, `herald stats`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import logging
 import os
 import sys
 from pathlib import Path
+
+from local import client_cli
 
 
 def _dev(_: argparse.Namespace) -> int:
@@ -76,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     tenant = commands.add_parser("create-tenant", help="create a tenant and print its admin key")
     tenant.add_argument("--name", required=True)
     tenant.set_defaults(run=_create_tenant)
+    client_cli.add_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in ("batch", "stats"):
+        return client_cli.run(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # moto's HTTP server and the AWS/HTTP clients log every request at INFO.
     for chatty in ("werkzeug", "botocore", "boto3", "httpx", "urllib3"):

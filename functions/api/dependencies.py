@@ -18,6 +18,7 @@ from herald.aws.websocket import ConnectionPoster
 from herald.channels.url_guard import UrlPolicy
 from herald.db.connection import Database
 from herald.services.auth import Principal, authenticate
+from herald.services.batches import BatchPorts
 from herald.services.idempotency import StoredResponse
 from herald.services.inbox import InboxPorts
 from herald.services.notifications import SendPorts
@@ -105,3 +106,5 @@ inbox_ports = InboxPorts(
 # that tests and replays are sent through.
 webhook_url_policy = UrlPolicy(allow_local_sink=settings.webhook_allow_local_sink)
 webhook_events_queue = MessageQueue(settings.required("webhook_events_queue_url"))
+# Batches: their slices go to the dispatch queue, like a notification.
+batch_ports = BatchPorts(dispatch_queue=send_ports.dispatch_queue, sweeps=send_ports.sweeps)

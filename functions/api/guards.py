@@ -28,6 +28,9 @@ from herald.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 # Larger bodies are refused before parsing (API.md: 413). API Gateway allows 10 MB.
 MAX_BODY_BYTES = 1024 * 1024
+# A batch's recipients come inline up to what a Lambda invocation takes (6 MB).
+MAX_BATCH_BODY_BYTES = 6 * 1024 * 1024
+_BATCH_PATH = re.compile(r"^/v1/batches(/[^/]+/recipients)?$")
 # Deeper than any request Herald defines (a template's push `data` nests a few levels).
 MAX_JSON_DEPTH = 32
 JSON_MEDIA_TYPES = ("application/json",)
@@ -50,8 +53,10 @@ class RouteShape:
 def check_request(event: dict[str, Any], routes: Iterable[RouteShape]) -> None:
     """Raise the 4xx a request's bytes deserve; return quietly when any route may see it."""
     raw = _body_bytes(event)
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"request body over {MAX_BODY_BYTES} bytes")
+    batch = _BATCH_PATH.match(event.get("rawPath") or "")
+    limit = MAX_BATCH_BODY_BYTES if batch else MAX_BODY_BYTES
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"request body over {limit} bytes")
     _check_text("path", unquote(event.get("rawPath") or ""))
     for name, value in (event.get("queryStringParameters") or {}).items():
         _check_text(f"query.{name}", name + value)

@@ -15,12 +15,14 @@ from functions.api.contract import HeraldResolver
 from functions.api.openapi_security import SECURITY_SCHEMES
 from functions.api.routes import (
     api_keys,
+    batches,
     dead_letters,
     devices,
     end_user_pages,
     inbox,
     notifications,
     operations,
+    stats,
     suppressions,
     templates,
     users,
@@ -41,6 +43,8 @@ app.include_router(operations.router)
 app.include_router(inbox.router)
 app.include_router(webhook_endpoints.router)
 app.include_router(dead_letters.router)
+app.include_router(batches.router)
+app.include_router(stats.router)
 errors.register(app)
 app.configure_openapi(
     title="Herald",

@@ -16,10 +16,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.aws import sqs
 from herald.aws.scheduler import OneTimeScheduler
 from herald.aws.secrets import database_url
+from herald.aws.sns import EventPublisher
 from herald.aws.sweeps import sweep_schedule
 from herald.db.connection import Database
 from herald.models.messages import DispatchMessage
-from herald.services.dispatch import DispatchPorts, dispatch_notification
+from herald.services.dispatch import DispatchPorts, dispatch_batch_slice, dispatch_notification
 from herald.settings import Settings
 
 logger = Logger()
@@ -35,13 +36,17 @@ ports = DispatchPorts(
     channel_queues=sqs.channel_queues(settings),
     scheduler=scheduler,
     sweeps=sweep_schedule(settings, scheduler),
+    publisher=EventPublisher(settings.required("events_topic_arn")),
 )
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def dispatch_record(record: SQSRecord) -> None:
     message = DispatchMessage.model_validate_json(record.body)
-    outcome = dispatch_notification(db, ports, message.tenant_id, message.notification_id)
+    if message.batch_id is not None:
+        outcome = dispatch_batch_slice(db, ports, message)
+    else:
+        outcome = dispatch_notification(db, ports, message.tenant_id, message.notification_id)
     if outcome:
         logger.info(
             "dispatched",

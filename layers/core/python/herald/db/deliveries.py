@@ -25,6 +25,8 @@ class NewDelivery:
     next_attempt_at: datetime | None = None
     # A fallback delivery: the ids of the deliveries it stands in for.
     replaces: tuple[str, ...] | None = None
+    # A batch recipient's own template variables.
+    variables: dict[str, Any] | None = None
 
 
 def insert_deliveries(
@@ -40,16 +42,17 @@ def insert_deliveries(
         "WITH rows AS ("
         "  INSERT INTO deliveries (id, tenant_id, notification_id, recipient_index, channel,"
         "                          recipient, address, status, reason, locale, next_attempt_at,"
-        "                          replaces)"
+        "                          replaces, recipient_variables)"
         "  SELECT r.id, %(tenant)s, %(notification)s, r.idx, r.channel, r.recipient, r.address,"
         "         r.status, r.reason, r.locale, r.next_at,"
-        "         CASE WHEN r.replaces = '' THEN NULL ELSE string_to_array(r.replaces, ',') END"
+        "         CASE WHEN r.replaces = '' THEN NULL ELSE string_to_array(r.replaces, ',') END,"
+        "         r.variables"
         "  FROM unnest(%(ids)s::text[], %(idx)s::int[], %(channels)s::text[],"
         "              %(recipients)s::jsonb[], %(addresses)s::text[], %(statuses)s::text[],"
         "              %(reasons)s::text[], %(locales)s::text[], %(next_at)s::timestamptz[],"
-        "              %(replaces)s::text[])"
+        "              %(replaces)s::text[], %(variables)s::jsonb[])"
         "       AS r(id, idx, channel, recipient, address, status, reason, locale, next_at,"
-        "            replaces)"
+        "            replaces, variables)"
         "  ON CONFLICT (notification_id, recipient_index, channel) DO NOTHING"
         "  RETURNING id, status, reason, next_attempt_at, replaces"
         ")"
@@ -72,6 +75,7 @@ def insert_deliveries(
             "next_at": [d.next_attempt_at for d in deliveries],
             # unnest cannot take a ragged array of arrays: each list travels joined.
             "replaces": [",".join(d.replaces or ()) for d in deliveries],
+            "variables": [Jsonb(d.variables) if d.variables else None for d in deliveries],
         },
     )
     return inserted.rowcount
@@ -134,8 +138,10 @@ def claim(
         "  INSERT INTO delivery_events (tenant_id, delivery_id, status, detail)"
         "  SELECT tenant_id, id, 'sending', jsonb_build_object('attempt', attempts) FROM claimed"
         ")"
-        " SELECT c.*, n.content, n.template_id, n.template_version, n.variables, n.category,"
-        "        n.critical, n.metadata"
+        # A batch recipient's own variables win over the notification's.
+        " SELECT c.*, n.content, n.template_id, n.template_version,"
+        "        n.variables || COALESCE(c.recipient_variables, '{}'::jsonb) AS variables,"
+        "        n.category, n.critical, n.metadata"
         " FROM claimed c JOIN notifications n ON n.id = c.notification_id",
         (lease_seconds, list(delivery_ids), tenant_id),
     ).fetchall()

@@ -32,6 +32,8 @@ def work_in_flight(conn: Connection, *, horizon: datetime) -> bool:
         # herald.services.fallback): its next deadline, or its closing, is still to come.
         "  SELECT 1 FROM notifications WHERE status = 'processing' AND cardinality(fallback) > 0"
         "  AND (fallback_check_at IS NULL OR fallback_check_at <= %(horizon)s)"
+        ") OR EXISTS ("
+        "  SELECT 1 FROM batch_slices WHERE dispatched_at IS NULL"
         ") AS pending",
         {"horizon": horizon},
     ).fetchone()

@@ -119,6 +119,9 @@ def complete_finished(
         "  AND (cardinality(n.fallback) = 0 OR (%s AND n.fallback_check_at IS NULL))"
         "  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id"
         "                  AND d.status IN ('queued', 'deferred', 'sending'))"
+        # A batch's notification stays open while a slice of its recipients is unplanned.
+        "  AND NOT EXISTS (SELECT 1 FROM batches b JOIN batch_slices s ON s.batch_id = b.id"
+        "                  WHERE b.notification_id = n.id AND s.dispatched_at IS NULL)"
         " RETURNING n.id, n.tenant_id, n.status",
         (list(notification_ids), cascaded),
     ).fetchall()

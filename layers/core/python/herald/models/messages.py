@@ -15,6 +15,9 @@ MAX_DELIVERIES_PER_MESSAGE = 50
 class DispatchMessage(BaseModel):
     tenant_id: str
     notification_id: str
+    # A slice of a batch: plan the recipients of `batch_id` from `first_index` (its slice).
+    batch_id: str | None = None
+    first_index: int | None = None
 
 
 class ChannelMessage(BaseModel):

@@ -22,6 +22,7 @@ from herald.db import deliveries, notifications, suppressions
 from herald.db.connection import Connection, Database
 from herald.errors import HeraldError
 from herald.models.messages import ChannelMessage, DispatchMessage
+from herald.services.completion import completion_events
 
 logger = logging.getLogger(__name__)
 
@@ -248,16 +249,7 @@ def _finish(
             ]
         )
     if touched:
-        events.extend(
-            {
-                "type": "notification.completed",
-                "tenant_id": n["tenant_id"],
-                "notification_id": n["id"],
-                "status": n["status"],
-                "at": datetime.now(UTC).isoformat(),
-            }
-            for n in notifications.complete_finished(conn, touched)
-        )
+        events.extend(completion_events(conn, notifications.complete_finished(conn, touched)))
     if events:
         publisher.publish(events)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from herald.aws.scheduler import OneTimeScheduler
+from herald.aws.sns import EventPublisher
 from herald.aws.sqs import MessageQueue
-from herald.db import deliveries, notifications
+from herald.db import batches, deliveries, notifications
 from herald.db.connection import Database
 from herald.db.deliveries import NewDelivery
 from herald.ids import new_id
@@ -18,6 +19,7 @@ from herald.models.common import Channel
 from herald.models.messages import MAX_DELIVERIES_PER_MESSAGE, ChannelMessage, DispatchMessage
 from herald.services import audience, fallback, templates
 from herald.services.audience import Recipient
+from herald.services.completion import completion_events
 from herald.services.sweep_schedule import SweepSchedule
 
 if TYPE_CHECKING:
@@ -43,6 +45,8 @@ class DispatchPorts:
     scheduler: OneTimeScheduler
     # Arms the sweeper for the end of quiet hours (None: nothing to arm).
     sweeps: SweepSchedule | None = None
+    # Publishes batch.completed when a batch's last slice leaves nothing in flight.
+    publisher: EventPublisher | None = None
 
 
 def plan_deliveries(
@@ -218,3 +222,90 @@ def _wake_up_at(
         scheduler.schedule(name, at, message.model_dump_json())
     except Exception:
         logger.exception("could not schedule the next dispatch of %s", notification_id)
+
+
+def dispatch_batch_slice(
+    db: Database,
+    ports: DispatchPorts,
+    message: DispatchMessage,
+    *,
+    now: datetime | None = None,
+) -> DispatchOutcome | None:
+    """Plan one slice of a started batch: its recipients' deliveries, inserted in one
+    statement, the queued ones enqueued in messages of 50.
+
+    Runs once per slice: a redelivered message finds the slice planned and does nothing.
+    """
+    assert message.batch_id is not None and message.first_index is not None
+    now = now or datetime.now(UTC)
+    tenant_id, notification_id = message.tenant_id, message.notification_id
+    with db.transaction() as conn:
+        piece = batches.claim_slice(conn, message.batch_id, message.first_index)
+        if piece is None:
+            logger.info("dispatch: slice %s of %s done", message.first_index, message.batch_id)
+            return None
+        row = notifications.get_notification(conn, tenant_id, notification_id)
+        assert row is not None
+        template = None
+        if row["template_id"] is not None:
+            template = templates.load_compiled(
+                conn, tenant_id, row["template_id"], row["template_version"]
+            )
+        members = batches.slice_recipients(
+            conn, message.batch_id, piece["first_index"], piece["last_index"]
+        )
+        recipients = audience.with_devices(
+            conn,
+            tenant_id,
+            audience.resolve(conn, tenant_id, [m["recipient"] for m in members]),
+            row["channels"],
+        )
+        planned = [
+            replace(
+                delivery,
+                recipient_index=members[delivery.recipient_index]["idx"],
+                variables=members[delivery.recipient_index]["variables"] or None,
+            )
+            for delivery in plan_deliveries(
+                recipients,
+                row["channels"],
+                template=template,
+                suppressed=audience.suppressed_addresses(
+                    conn, tenant_id, recipients, row["channels"]
+                ),
+                category=row["category"],
+                critical=row["critical"],
+                now=now,
+            )
+        ]
+        deliveries.insert_deliveries(conn, tenant_id, notification_id, planned)
+        batches.mark_slice_dispatched(conn, message.batch_id, message.first_index)
+        queued = [{"id": d.id, "channel": d.channel} for d in planned if d.status == "queued"]
+        wake_at = min(
+            (d.next_attempt_at for d in planned if d.reason == "quiet_hours" and d.next_attempt_at),
+            default=None,
+        )
+    for channel, messages in pack_messages(tenant_id, queued).items():
+        ports.channel_queues[channel].send_many(messages)
+    if wake_at is not None:
+        _wake_up_at(ports.scheduler, tenant_id, notification_id, wake_at)
+        if ports.sweeps is not None:
+            ports.sweeps.work_started(wake_at)
+    if not queued:
+        _close_batch(db, ports, notification_id)
+    return DispatchOutcome(
+        notification_id=notification_id,
+        queued=len(queued),
+        skipped=sum(1 for d in planned if d.status == "skipped"),
+        deferred=sum(1 for d in planned if d.status == "deferred"),
+    )
+
+
+def _close_batch(db: Database, ports: DispatchPorts, notification_id: str) -> None:
+    """A slice that queued nothing may be the batch's last work: close it here, since no
+    worker will see a delivery of it finish."""
+    with db.transaction() as conn:
+        closed = notifications.complete_finished(conn, [notification_id])
+        events = completion_events(conn, closed)
+    if events and ports.publisher is not None:
+        ports.publisher.publish(events)

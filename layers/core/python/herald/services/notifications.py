@@ -132,6 +132,14 @@ def _resolve_content(
     return list(dict.fromkeys(pinned.channels)), pinned
 
 
+def resolve_content(
+    conn: Connection, tenant_id: str, request: SendNotificationRequest
+) -> tuple[list[Channel], TemplateSend | None]:
+    """Check a send's channels and content (a batch checks its send like a notification's);
+    returns the channels and, for a send by template, the version it pins."""
+    return _resolve_content(conn, tenant_id, request)
+
+
 def accept_notification(
     db: Database,
     ports: SendPorts,

@@ -11,9 +11,10 @@ from typing import Any
 
 from herald.aws.sns import EventPublisher
 from herald.aws.sqs import MessageQueue
-from herald.db import deliveries, idempotency, notifications
+from herald.db import batches, deliveries, idempotency, notifications
 from herald.db.connection import Database
 from herald.models.messages import DispatchMessage
+from herald.services.completion import completion_events
 from herald.services.delivering import RetryPolicy, delivery_event
 from herald.services.dispatch import pack_messages
 
@@ -61,6 +62,7 @@ def sweep(
     now = now or datetime.now(UTC)
     with db.transaction() as conn:
         stalled = notifications.find_stalled(conn, older_than=now - grace, limit=_BATCH)
+        slices = batches.stalled_slices(conn, older_than=now - grace, limit=_BATCH)
         # Deliveries get longer: a large send can keep them queued for minutes legitimately.
         stuck = deliveries.find_stalled(conn, older_than=now - delivery_grace, limit=_BATCH)
         exhausted = [d["id"] for d in stuck if d["attempts"] >= policy.max_attempts]
@@ -69,6 +71,7 @@ def sweep(
         )
         touched = list({f["notification_id"] for f in failed})
         closed = notifications.complete_finished(conn, touched)
+        completed = completion_events(conn, closed)  # and batch.completed with them
         to_cascade = notifications.to_cascade(conn, touched, gave_up=set(touched))
         expired = idempotency.delete_expired(conn)
 
@@ -77,21 +80,21 @@ def sweep(
             DispatchMessage(tenant_id=n["tenant_id"], notification_id=n["id"])
             for n in [*stalled, *to_cascade]
         ]
+        # A batch's slices never planned (their message lost): planned at most once anyway.
+        + [
+            DispatchMessage(
+                tenant_id=s["tenant_id"],
+                notification_id=s["notification_id"],
+                batch_id=s["batch_id"],
+                first_index=s["first_index"],
+            )
+            for s in slices
+        ]
     )
     if publisher is not None and (failed or closed):
-        at = datetime.now(UTC).isoformat()
         publisher.publish(
             [delivery_event(dict(f), "failed", {"reason": DEAD_LETTERED}) for f in failed]
-            + [
-                {
-                    "type": "notification.completed",
-                    "tenant_id": n["tenant_id"],
-                    "notification_id": n["id"],
-                    "status": n["status"],
-                    "at": at,
-                }
-                for n in closed
-            ]
+            + completed
         )
     retry = [d for d in stuck if d["attempts"] < policy.max_attempts]
     by_tenant: dict[str, list[dict[str, Any]]] = {}
@@ -100,6 +103,8 @@ def sweep(
     for tenant_id, rows in by_tenant.items():
         for channel, messages in pack_messages(tenant_id, rows).items():
             channel_queues[channel].send_many(messages)
+    if slices:
+        logger.warning("sweeper: %d batch slices re-enqueued", len(slices))
     if stalled or retry or failed:
         logger.warning(
             "sweeper: %d notifications and %d deliveries re-enqueued, %d deliveries failed",
