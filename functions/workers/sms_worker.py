@@ -23,7 +23,7 @@ def compose(
     return compose_sms(delivery, content, identity, worker.settings.sms_max_segments)
 
 
-worker = TextWorker("sms", "sms_queue_url", compose)
+worker = TextWorker("sms", compose)
 
 
 @logger.inject_lambda_context

@@ -38,7 +38,7 @@ def compose(
     )
 
 
-worker = TextWorker("whatsapp", "whatsapp_queue_url", compose)
+worker = TextWorker("whatsapp", compose)
 
 
 @logger.inject_lambda_context

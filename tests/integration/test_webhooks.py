@@ -233,7 +233,7 @@ def test_a_webhook_channel_retry_longer_than_15_minutes_waits_in_hops(
     assert _delayed(stack, stack.resources.webhook.url) == "1"
 
     # and a message arriving before its time hops again without sending
-    worker = stack.handlers["workers.webhook_worker"]
+    worker = stack.handlers["workers.webhook_worker"].worker
     early = ChannelMessage(
         tenant_id=tenant.id,
         channel="webhook",
