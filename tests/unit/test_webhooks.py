@@ -31,7 +31,7 @@ LOCAL = UrlPolicy(allow_local_sink=True)
 
 
 def _resolver(*addresses: str):  # type: ignore[no-untyped-def]
-    """A stub DNS: every host resolves to `addresses`."""
+    """A test resolver: every host resolves to `addresses`."""
     return lambda host, port: list(addresses)
 
 
