@@ -58,9 +58,9 @@ synth: $(INSTALLED)
 openapi: $(INSTALLED)
 	$(BIN)/python -m local.openapi > docs/openapi.json
 
-## bench: print the benchmark figures quoted in the README
+## bench: print the benchmark figures quoted in the README (ONLY=imports: import times alone)
 bench: $(INSTALLED)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(ONLY)
 
 clean:
 	rm -rf $(VENV) cdk.out .mypy_cache .pytest_cache .ruff_cache

@@ -4,12 +4,19 @@ Three kinds of asset: the dependencies layer (pip, for the Lambda platform), the
 (`layers/core`, copied) and each function's code (`functions/<dir>`, copied under the same
 module path it has locally). CDK asks an `ILocalBundling` first and only falls back to Docker
 when it declines, which these never do: a failure raises instead.
+
+Each asset ships bytecode for the runtime's Python (`compile_bytecode`): Lambda's code and
+layer directories are read-only, so whatever Python compiles at import is lost with the
+environment, and every cold start would compile every module it imports again.
 """
 
 from __future__ import annotations
 
+import functools
+import glob
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -32,7 +39,12 @@ from infra.constants import (
     PYPROJECT,
 )
 
-_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+# Packages of many modules of which a function imports a few, on demand (twilio's generated REST
+# API, phonenumbers' metadata of each region): their bytecode would be ~45 MB of the layer's
+# 250 MB budget, almost all of it never loaded. What a function imports of them is compiled then.
+_PYENV_VERSIONS = Path.home() / ".pyenv" / "versions"
+_NOT_PRECOMPILED = r"[/\\](twilio|phonenumbers)[/\\]"
 # Never used: local bundling always succeeds or raises. CDK requires an image all the same.
 _NO_DOCKER = cdk.DockerImage.from_registry("unused")
 
@@ -53,6 +65,61 @@ def _run(command: Sequence[str]) -> None:
     result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+
+
+@functools.cache
+def lambda_python() -> str | None:
+    """A CPython of the Lambda runtime's version on this machine, whose bytecode the runtime
+    loads: `HERALD_LAMBDA_PYTHON`, the running interpreter, `python3.13` on PATH, or pyenv's."""
+    version = LAMBDA_PYTHON_VERSION
+    candidates = [
+        os.environ.get("HERALD_LAMBDA_PYTHON"),
+        sys.executable,
+        shutil.which(f"python{version}"),
+        *sorted(glob.glob(str(_PYENV_VERSIONS / f"{version}.*" / "bin" / f"python{version}"))),
+    ]
+    probe = "import sys; print('%d.%d' % sys.version_info[:2], sys.implementation.name)"
+    for candidate in candidates:
+        if not candidate:
+            continue
+        result = subprocess.run(  # noqa: S603 - an interpreter path, never user input
+            [candidate, "-c", probe], capture_output=True, text=True, check=False
+        )
+        if result.returncode == 0 and result.stdout.split() == [version, "cpython"]:
+            return candidate
+    return None
+
+
+def compile_bytecode(directory: Path) -> None:
+    """Write the bytecode of every module under `directory` for the Lambda runtime's Python.
+
+    Unchecked-hash .pyc files: Python loads them without comparing the source's timestamp,
+    which a zip's round trip does not keep (they are built from the very files shipped). With
+    no such interpreter on this machine the asset ships sources only, as it says on stderr.
+    """
+    python = lambda_python()
+    if python is None:
+        print(
+            f"No CPython {LAMBDA_PYTHON_VERSION} here (set HERALD_LAMBDA_PYTHON): {directory.name}"
+            " ships without bytecode, compiled by Lambda on every cold start",
+            file=sys.stderr,
+        )
+        return
+    _run(
+        [
+            python,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            "-x",
+            _NOT_PRECOMPILED,
+            str(directory),
+        ]
+    )
 
 
 @jsii.implements(cdk.ILocalBundling)
@@ -76,7 +143,7 @@ class DependenciesBundler:
                     *pip,
                     "install",
                     "--quiet",
-                    "--no-compile",  # host .pyc files are for another Python version: dead weight
+                    "--no-compile",  # the host's Python may not be Lambda's: compiled below
                     "--only-binary=:all:",
                     "--find-links",
                     wheelhouse,
@@ -90,6 +157,7 @@ class DependenciesBundler:
                     *self._requirements,
                 ]
             )
+        compile_bytecode(target)
         size = directory_size(target)
         print(f"Dependencies layer: {size / 1024**2:.1f} MiB unzipped", file=sys.stderr)
         if size > LAMBDA_UNZIPPED_LIMIT_BYTES:
@@ -122,6 +190,21 @@ class FunctionCodeBundler:
             ignore=_IGNORED,
             dirs_exist_ok=True,
         )
+        compile_bytecode(package)
+        return True
+
+
+@jsii.implements(cdk.ILocalBundling)
+class CoreLayerBundler:
+    """Copies `layers/core/python` (the `herald` package) into the layer's `python/`."""
+
+    def __init__(self, layer_dir: Path = CORE_LAYER_DIR) -> None:
+        self._layer_dir = layer_dir
+
+    def try_bundle(self, output_dir: str, options: cdk.BundlingOptions) -> bool:
+        target = Path(output_dir) / "python"
+        shutil.copytree(self._layer_dir / "python", target, ignore=_IGNORED, dirs_exist_ok=True)
+        compile_bytecode(target)
         return True
 
 
@@ -149,7 +232,11 @@ def dependencies_layer_code(requirements: Sequence[str]) -> lambda_.Code:
 def core_layer_code() -> lambda_.Code:
     """Layer code with the `herald` package (`layers/core/python/herald`)."""
     return lambda_.Code.from_asset(
-        str(CORE_LAYER_DIR), exclude=["**/__pycache__", "**/*.pyc", "**/*.egg-info"]
+        str(CORE_LAYER_DIR),
+        exclude=["**/__pycache__", "**/*.pyc", "**/*.egg-info"],
+        # Hash what is shipped (sources and their bytecode), as for the functions' code.
+        asset_hash_type=cdk.AssetHashType.OUTPUT,
+        bundling=_local(CoreLayerBundler()),
     )
 
 

@@ -16,6 +16,7 @@ The error schema is `Error` (API.md's shape), defined once and referenced everyw
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -92,7 +93,8 @@ class HeraldResolver(APIGatewayHttpResolver):
     def route_shapes(self) -> list[RouteShape]:
         """Each route's method, path pattern and whether it takes a JSON body (for guards)."""
         return [
-            RouteShape(route.method, route.rule, _takes_json(route)) for route in self._routes()
+            RouteShape(route.method, route.rule, functools.partial(_takes_json, route))
+            for route in self._routes()
         ]
 
     def get_openapi_schema(self, **kwargs: Any) -> OpenAPI:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
-import psycopg
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -67,6 +67,13 @@ def _field(location: tuple[Any, ...]) -> str:
     return out or "body"
 
 
+def _refused_by_the_database(exc: Exception) -> bool:
+    """Whether `exc` is psycopg's DataError. psycopg is imported with the first connection, not
+    at cold start: until then no database error can exist, and looking it up never imports it."""
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.DataError)
+
+
 def register(app: APIGatewayHttpResolver) -> None:
     def request_id() -> str:
         return str(app.current_event.request_context.request_id)
@@ -92,15 +99,6 @@ def register(app: APIGatewayHttpResolver) -> None:
         status = status_for(exc)
         return error_response(status, exc.code, exc.message, request_id(), exc.details)
 
-    @app.exception_handler(psycopg.DataError)
-    def refused_by_the_database(exc: psycopg.DataError) -> Response[str]:
-        # A value PostgreSQL cannot hold (an integer past its range, text it cannot store)
-        # that no check before it caught: the caller's input, and the transaction that met
-        # it rolled back. The guards and models name such fields first; this is the net.
-        logger.warning("the database refused a value", extra={"error": str(exc)})
-        message = "a value is out of the range the service stores"
-        return error_response(400, "VALIDATION_ERROR", message, request_id())
-
     @app.not_found
     def not_found(_: Exception) -> Response[str]:
         path = app.current_event.path
@@ -108,5 +106,12 @@ def register(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(Exception)
     def unexpected(exc: Exception) -> Response[str]:
+        if _refused_by_the_database(exc):
+            # A value PostgreSQL cannot hold (an integer past its range, text it cannot store)
+            # that no check before it caught: the caller's input, and the transaction that met
+            # it rolled back. The guards and models name such fields first; this is the net.
+            logger.warning("the database refused a value", extra={"error": str(exc)})
+            message = "a value is out of the range the service stores"
+            return error_response(400, "VALIDATION_ERROR", message, request_id())
         logger.exception("unhandled error")
         return error_response(500, "INTERNAL", "internal error", request_id())

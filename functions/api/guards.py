@@ -19,7 +19,7 @@ import binascii
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -43,11 +43,13 @@ _NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 @dataclass(frozen=True)
 class RouteShape:
-    """What the guard needs of a route: its method, path pattern, and whether it takes JSON."""
+    """What the guard needs of a route: its method, path pattern, and whether it takes JSON
+    (asked only of the routes a request matches: answering builds the route's validation, as
+    Powertools does for the route it calls, so a cold start builds none)."""
 
     method: str
     pattern: re.Pattern[str]
-    takes_json: bool
+    takes_json: Callable[[], bool]
 
 
 def check_request(event: dict[str, Any], routes: Iterable[RouteShape]) -> None:
@@ -67,7 +69,7 @@ def check_request(event: dict[str, Any], routes: Iterable[RouteShape]) -> None:
         return
     media_type, charset = _content_type(event)
     path = event.get("rawPath") or ""
-    takes_json = any(r.takes_json for r in routes if r.method == method and r.pattern.match(path))
+    takes_json = any(r.takes_json() for r in routes if r.method == method and r.pattern.match(path))
     if takes_json:
         if media_type and media_type not in JSON_MEDIA_TYPES:
             raise UnsupportedMediaType(f"this route takes application/json, not {media_type}")

@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.errors import HeraldError
 
-from functions.api import errors, guards, inbox_cors
+from functions.api import docs, errors, guards, inbox_cors
 from functions.api.contract import HeraldResolver
 from functions.api.openapi_security import SECURITY_SCHEMES
 from functions.api.routes import (
@@ -54,7 +54,7 @@ app.configure_openapi(
     security_schemes=SECURITY_SCHEMES,
     security=[{"apiKey": []}],
 )
-app.enable_swagger(path="/v1/docs")
+docs.register(app, "/v1/docs")
 
 
 @app.get("/v1/openapi.json", include_in_schema=False)

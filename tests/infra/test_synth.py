@@ -16,11 +16,13 @@ from typing import Any
 import pytest
 
 from infra import constants
-from infra.bundling import directory_size
+from infra.bundling import directory_size, lambda_python
 from infra.constants import LAMBDA_UNZIPPED_LIMIT_BYTES, REPO_ROOT, FunctionSpec
 from tests.infra.cfn import herald_functions, logical_id, of_type
 
 pytestmark = pytest.mark.infra
+# The tag of the runtime Python's bytecode files: `handler.cpython-313.pyc`.
+TAG = "cpython-" + constants.LAMBDA_PYTHON_VERSION.replace(".", "")
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +78,12 @@ def test_dependencies_layer_holds_the_pinned_packages_for_arm64(
     assert (dependencies / "sendgrid").is_dir()
     assert (dependencies / "aws_lambda_powertools").is_dir()
     assert list((dependencies / "pydantic_core").glob("*aarch64-linux-gnu.so")), "ARM64 binaries"
-    assert not list(dependencies.rglob("__pycache__")), "no bytecode for another Python"
+    bytecode = [path.name for path in dependencies.rglob("*.pyc")]
+    assert all(f".{TAG}." in name for name in bytecode), "no other Python's"
+    if lambda_python() is not None:
+        pydantic_main = dependencies / "pydantic" / "__pycache__" / f"main.{TAG}.pyc"
+        assert pydantic_main.is_file()
+        assert not list((dependencies / "twilio").rglob("*.pyc")), "loaded a few modules at a time"
 
 
 def test_function_code_keeps_the_handler_module_path(
@@ -92,6 +99,30 @@ def test_function_code_keeps_the_handler_module_path(
     assert (code / "functions" / "__init__.py").is_file()
     assert (code / "functions" / "api" / "handler.py").is_file()
     assert not (code / "functions" / "dispatch").exists(), "only the function's own directory"
+    if lambda_python() is not None:
+        bytecode = code / "functions" / "api" / "__pycache__" / f"handler.{TAG}.pyc"
+        assert bytecode.is_file(), "compiled for the runtime: Lambda cannot keep what it compiles"
+
+
+def test_the_core_layer_ships_the_herald_package_with_its_bytecode(
+    cloud_assembly: Path, assembled_template: dict[str, Any]
+) -> None:
+    # given
+    layers = of_type(assembled_template["Resources"], "AWS::Lambda::LayerVersion").values()
+
+    # when
+    (core,) = [
+        _asset_dir(cloud_assembly, layer) / "python"
+        for layer in layers
+        if "herald package" in layer["Properties"]["Description"]
+    ]
+
+    # then
+    assert (core / "herald" / "db" / "connection.py").is_file()
+    bytecode = [path.name for path in core.rglob("*.pyc")]
+    assert all(f".{TAG}." in name for name in bytecode), "no other Python's"
+    if lambda_python() is not None:
+        assert len(bytecode) == len(list(core.rglob("*.py")))
 
 
 def test_every_function_fits_lambdas_unzipped_size_limit(

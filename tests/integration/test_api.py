@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.integration.conftest import LambdaContext, Stack, Tenant, http_event
@@ -256,3 +258,9 @@ def test_the_openapi_document_describes_the_api(stack: Stack) -> None:
     } <= set(document["paths"])
     docs = stack.handlers["api.handler"].handler(http_event("GET", "/v1/docs"), LambdaContext())
     assert docs["statusCode"] == 200 and "swagger" in docs["body"].lower()
+    assert docs["headers"]["Content-Type"] == "text/html"
+    # the page's document, alone: the same one, with the server the page was served from
+    docs_event = http_event("GET", "/v1/docs", query={"format": "json"})
+    embedded = stack.handlers["api.handler"].handler(docs_event, LambdaContext())
+    assert embedded["statusCode"] == 200
+    assert json.loads(embedded["body"]) == {**document, "servers": [{"url": "/"}]}

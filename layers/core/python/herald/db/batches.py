@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
-from herald.db.connection import Connection, Row
+from herald.db.connection import Connection, Row, jsonb
 
 
 def insert_batch(conn: Connection, batch_id: str, tenant_id: str, request: dict[str, Any]) -> None:
     conn.execute(
         "INSERT INTO batches (id, tenant_id, status, request) VALUES (%s, %s, 'open', %s)",
-        (batch_id, tenant_id, Jsonb(request)),
+        (batch_id, tenant_id, jsonb(request)),
     )
 
 
@@ -54,8 +52,8 @@ def insert_recipients(
         {
             "batch": batch_id,
             "first": first_index,
-            "recipients": [Jsonb(r[0]) for r in recipients],
-            "variables": [Jsonb(r[1]) for r in recipients],
+            "recipients": [jsonb(r[0]) for r in recipients],
+            "variables": [jsonb(r[1]) for r in recipients],
             "identities": [r[2] for r in recipients],
         },
     ).fetchall()

@@ -13,13 +13,19 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import psycopg
-from psycopg.rows import dict_row
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg.types.json import Jsonb
 
 Row = dict[str, Any]
-Connection = psycopg.Connection[Row]
+if TYPE_CHECKING:
+    Connection: TypeAlias = psycopg.Connection[Row]
+else:
+    # psycopg is imported with the first connection, not at cold start (~90 ms of the API's
+    # import). The alias names a type in annotations and aliases only: at run time, Any.
+    Connection = Any
 
 # How long opening a connection keeps trying. Aurora Serverless v2 resumes from auto-pause
 # (0 ACU) when a connection arrives, in about 15 seconds: the first request after an idle
@@ -35,6 +41,13 @@ _TRANSIENT = ("08", "57P")
 # environment, the proxy's idle timeout, a failover): check it once before reuse, rather
 # than paying a round trip before every statement.
 IDLE_CHECK_SECONDS = 30.0
+
+
+def jsonb(value: Any) -> Jsonb:
+    """`value` as a jsonb parameter of a statement."""
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(value)
 
 
 class Database:
@@ -58,6 +71,8 @@ class Database:
         conn = self._conn
         if conn is not None and not (conn.closed or conn.broken):
             if now - self._last_used > IDLE_CHECK_SECONDS:
+                import psycopg
+
                 try:
                     conn.execute("SELECT 1")
                 except psycopg.OperationalError:
@@ -74,6 +89,9 @@ class Database:
     def _connect(self) -> Connection:
         """Open a connection, retrying while the server refuses or times out (a paused
         Aurora resuming, a failover) for up to `resume_wait_seconds`."""
+        import psycopg
+        from psycopg.rows import dict_row
+
         deadline = time.monotonic() + self._resume_wait
         delay = _FIRST_RETRY_DELAY
         while True:

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
-from herald.db.connection import Connection, Row
+from herald.db.connection import Connection, Row, jsonb
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,7 @@ def insert_deliveries(
             "ids": [d.id for d in deliveries],
             "idx": [d.recipient_index for d in deliveries],
             "channels": [d.channel for d in deliveries],
-            "recipients": [Jsonb(d.recipient) for d in deliveries],
+            "recipients": [jsonb(d.recipient) for d in deliveries],
             "addresses": [d.address for d in deliveries],
             "statuses": [d.status for d in deliveries],
             "reasons": [d.reason for d in deliveries],
@@ -75,7 +73,7 @@ def insert_deliveries(
             "next_at": [d.next_attempt_at for d in deliveries],
             # unnest cannot take a ragged array of arrays: each list travels joined.
             "replaces": [",".join(d.replaces or ()) for d in deliveries],
-            "variables": [Jsonb(d.variables) if d.variables else None for d in deliveries],
+            "variables": [jsonb(d.variables) if d.variables else None for d in deliveries],
         },
     )
     return inserted.rowcount
@@ -191,8 +189,8 @@ def record_outcome(
             "error": error,
             "reason": reason,
             "next": next_attempt_at,
-            "attributes": Jsonb(attributes or {}),
-            "targets": Jsonb(targets) if targets is not None else None,
+            "attributes": jsonb(attributes or {}),
+            "targets": jsonb(targets) if targets is not None else None,
         },
     )
 
@@ -234,7 +232,7 @@ def insert_provider_events(
             [e.delivery_id for e in events],
             [e.status for e in events],
             [e.at for e in events],
-            [Jsonb(e.detail) for e in events],
+            [jsonb(e.detail) for e in events],
             [e.provider_event_id for e in events],
         ),
     ).fetchall()

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
-from herald.db.connection import Connection, Row
+from herald.db.connection import Connection, Row, jsonb
 
 
 def claim_key(
@@ -38,7 +36,7 @@ def store_response(
     conn.execute(
         "UPDATE idempotency_keys SET response_status = %s, response_body = %s"
         " WHERE tenant_id = %s AND key = %s",
-        (status, Jsonb(body), tenant_id, key),
+        (status, jsonb(body), tenant_id, key),
     )
 
 

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
-from herald.db.connection import Connection, Row
+from herald.db.connection import Connection, Row, jsonb
 
 ITEM_COLUMNS = (
     "id, notification_id, title, body, action_url, actions, data, category, created_at,"
@@ -81,8 +79,8 @@ def insert_items(conn: Connection, items: Sequence[NewInboxItem]) -> list[Row]:
             [i.title for i in items],
             [i.body for i in items],
             [i.action_url for i in items],
-            [Jsonb(i.actions) for i in items],
-            [Jsonb(i.data) for i in items],
+            [jsonb(i.actions) for i in items],
+            [jsonb(i.data) for i in items],
             [i.category for i in items],
             [i.expires_at for i in items],
         ),

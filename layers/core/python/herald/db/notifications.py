@@ -6,9 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
-from herald.db.connection import Connection, Row
+from herald.db.connection import Connection, Row, jsonb
 
 
 def insert_notification(
@@ -43,15 +41,15 @@ def insert_notification(
             tenant_id,
             status,
             list(channels),
-            Jsonb(recipients),
-            Jsonb(content),
+            jsonb(recipients),
+            jsonb(content),
             template_id,
             template_version,
-            Jsonb(variables),
+            jsonb(variables),
             category,
             priority,
             critical,
-            Jsonb(metadata),
+            jsonb(metadata),
             len(recipients),
             send_at,
             schedule_name,

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from psycopg.types.json import Jsonb
-
-from herald.db.connection import Connection, Row
+from herald.db.connection import Connection, Row, jsonb
 
 Source = Literal["api", "page", "one_click", "provider"]
 
@@ -23,7 +21,7 @@ def record_event(
     conn.execute(
         "INSERT INTO preference_events (tenant_id, user_id, address, source, change)"
         " VALUES (%s, %s, %s, %s, %s)",
-        (tenant_id, user_id, address, source, Jsonb(change)),
+        (tenant_id, user_id, address, source, jsonb(change)),
     )
 
 

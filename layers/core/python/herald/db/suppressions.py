@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
-from herald.db.connection import Connection, Row
+from herald.db.connection import Connection, Row, jsonb
 
 # (address, reason, source, detail), as `add_suppressions` takes them.
 SuppressionEntry = tuple[str, str, str, dict[str, Any]]
@@ -72,7 +70,7 @@ def add_suppressions(
             "addresses": list(unique),
             "reasons": [entry[1] for entry in unique.values()],
             "sources": [entry[2] for entry in unique.values()],
-            "details": [Jsonb(entry[3]) for entry in unique.values()],
+            "details": [jsonb(entry[3]) for entry in unique.values()],
         },
     ).fetchall()
     return [row["address"] for row in rows]

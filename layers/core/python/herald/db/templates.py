@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
-from herald.db.connection import Connection, Row
+from herald.db.connection import Connection, Row, jsonb
 
 _TEMPLATE_WITH_VERSION = (
     "SELECT t.id, t.key, t.status, t.active_version, t.latest_version, t.created_at,"
@@ -42,7 +40,7 @@ def insert_version(
         "INSERT INTO template_versions"
         " (template_id, version, tenant_id, name, locale, contents, variables)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        (template_id, version, tenant_id, name, locale, Jsonb(contents), list(variables)),
+        (template_id, version, tenant_id, name, locale, jsonb(contents), list(variables)),
     )
 
 

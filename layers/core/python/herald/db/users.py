@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
-from herald.db.connection import Connection, Row
+from herald.db.connection import Connection, Row, jsonb
 
 _USER_COLUMNS = (
     "user_id, email, phone, name, locale, timezone, data, preferences, created_at, updated_at,"
@@ -40,7 +38,7 @@ def upsert_user(
         " timezone = excluded.timezone, data = excluded.data,"
         " webhook_url = excluded.webhook_url, updated_at = now()"
         f" RETURNING {_USER_COLUMNS}",
-        (tenant_id, user_id, email, phone, name, locale, timezone, Jsonb(data), webhook_url),
+        (tenant_id, user_id, email, phone, name, locale, timezone, jsonb(data), webhook_url),
     ).fetchone()
     assert row is not None
     return row
@@ -78,7 +76,7 @@ def set_preferences(
     conn.execute(
         "UPDATE users SET preferences = %s, updated_at = now()"
         " WHERE tenant_id = %s AND user_id = %s",
-        (Jsonb(preferences), tenant_id, user_id),
+        (jsonb(preferences), tenant_id, user_id),
     )
 
 

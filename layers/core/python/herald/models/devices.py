@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 Platform = Literal["ios", "android", "web"]
@@ -41,6 +40,9 @@ def _p256_point(value: str) -> str:
     raw = base64url_bytes(value)
     if len(raw) != P256_POINT_BYTES:
         raise ValueError(f"must be a {P256_POINT_BYTES}-byte uncompressed P-256 point")
+    # cryptography is imported with the first subscription checked, not at cold start.
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
     except ValueError:

@@ -9,12 +9,11 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     model_validator,
 )
 
-from herald.models.common import Channel, DeliveryStatus, NotificationStatus
+from herald.models.common import Channel, DeliveryStatus, Email, NotificationStatus
 from herald.models.content import Content
 from herald.models.templates import TEMPLATE_KEY_PATTERN
 from herald.models.validators import Locale, Phone, WebhookUrl
@@ -29,7 +28,7 @@ class Recipient(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: str | None = Field(default=None, min_length=1, max_length=255)
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
     webhook_url: WebhookUrl | None = Field(
         default=None, description="For the `webhook` channel: a Slack, Teams or own URL"

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
+from herald.models.common import Email
 from herald.models.validators import e164
 
 SuppressionReason = Literal["bounce", "dropped", "spamreport", "unsubscribe", "stop", "manual"]
 
-_EMAIL = TypeAdapter(EmailStr)
+_EMAIL = TypeAdapter(Email)
 
 
 def canonical_address(value: str) -> str:

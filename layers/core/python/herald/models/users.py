@@ -9,14 +9,13 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     StringConstraints,
     field_validator,
     model_validator,
 )
 
-from herald.models.common import Channel
+from herald.models.common import Channel, Email
 from herald.models.devices import DeviceOut
 from herald.models.inbox import InboxItemOut
 from herald.models.suppressions import SuppressionOut
@@ -34,7 +33,7 @@ class UserIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: Phone | None = None
     name: str | None = Field(default=None, max_length=MAX_NAME_LENGTH)
     locale: Locale | None = None

@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import hashlib
 from functools import cache
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+if TYPE_CHECKING:
+    # Imported where a key is first made, not with the API (~10 ms of its cold start).
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 # The order of the P-256 group: private scalars live in [1, n - 1].
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
@@ -24,6 +26,9 @@ _DERIVATION_LABEL = b"herald vapid p-256\x00"
 @cache
 def private_key(secret: str) -> ec.EllipticCurvePrivateKey:
     """The VAPID private key held (PEM) or derived from (random string) the secret."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     if secret.lstrip().startswith("-----BEGIN"):
         key = serialization.load_pem_private_key(secret.encode(), password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
@@ -39,6 +44,8 @@ def private_key(secret: str) -> ec.EllipticCurvePrivateKey:
 def public_key(secret: str) -> str:
     """The public key as browsers take it (`applicationServerKey`): base64url, no padding,
     of the uncompressed point."""
+    from cryptography.hazmat.primitives import serialization
+
     point = (
         private_key(secret)
         .public_key()
