@@ -35,6 +35,7 @@ from herald.models.notifications import Recipient, SendNotificationRequest
 from herald.services import idempotency
 from herald.services.cursors import decode_cursor, page_rows
 from herald.services.idempotency import StoredResponse
+from herald.services.lanes import lane_for
 from herald.services.notifications import resolve_content
 from herald.services.sweep_schedule import SweepSchedule
 
@@ -291,6 +292,7 @@ def _start(conn: Connection, tenant_id: str, row: Row) -> list[DispatchMessage]:
         metadata={**sample.metadata, "batch_id": row["id"]},
         send_at=None,
         schedule_name=None,
+        lane=lane_for(sample.priority, batch=True),
     )
     notifications.mark_processing(conn, notification_id)
     batches.set_notification_total(conn, notification_id, row["total"])
