@@ -58,9 +58,10 @@ synth: $(INSTALLED)
 openapi: $(INSTALLED)
 	$(BIN)/python -m local.openapi > docs/openapi.json
 
-## bench: print the benchmark figures quoted in the README
+## bench: print the benchmark figures quoted in the README (BATCH_SIZE: the end-to-end batch)
+BATCH_SIZE ?= 50000
 bench: $(INSTALLED)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --batch-size $(BATCH_SIZE)
 
 clean:
 	rm -rf $(VENV) cdk.out .mypy_cache .pytest_cache .ruff_cache

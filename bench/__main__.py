@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench import costs
-from bench.batches import bench_batches
+from bench.batches import BATCH, bench_batches
 from bench.inbox import bench_inbox
 from bench.push import bench_push
 from bench.sms import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, bench_sms, twilio_secret
@@ -415,6 +415,16 @@ def import_times(bench: Bench) -> None:
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Herald's benchmark figures (make bench)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=BATCH,
+        help=f"recipients of the end-to-end batch (default {BATCH:,})",
+    )
+    args = parser.parse_args()
     print(
         f"Herald pipeline benchmark, {time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, "
         f"{os.cpu_count()} cores\n"
@@ -431,7 +441,7 @@ def main() -> None:
         bench_inbox(bench)
         bench_webhooks(bench)
         print()
-        bench_batches(bench)
+        bench_batches(bench, args.batch_size)
         bench.simulator.stop()
         print()
         bench_template_renders()

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from herald.aws.sqs import MessageQueue
 from herald.db import batches, notifications
 from herald.db.connection import Connection, Database, Row
@@ -225,6 +227,9 @@ def _locked(conn: Connection, tenant_id: str, batch_id: str) -> Row:
     return row
 
 
+_RECIPIENTS = TypeAdapter(list[BatchRecipient])
+
+
 def _add(conn: Connection, row: Row, recipients: Sequence[BatchRecipient]) -> tuple[int, list[int]]:
     """Land recipients in one statement; returns the batch's total and the offsets (in
     `recipients`) of duplicates, whether within this request or of earlier ones."""
@@ -232,15 +237,16 @@ def _add(conn: Connection, row: Row, recipients: Sequence[BatchRecipient]) -> tu
     duplicates: list[int] = []
     rows = []
     offsets = []
-    for offset, recipient in enumerate(recipients):
+    # One serializer call for all of them: 50,000 model_dump calls cost more than the rest.
+    dumped = _RECIPIENTS.dump_python(list(recipients), mode="json", exclude_none=True)
+    for offset, (recipient, fields) in enumerate(zip(recipients, dumped, strict=True)):
         key = identity(recipient)
         if key in first_seen:
             duplicates.append(offset)
             continue
         first_seen[key] = offset
         offsets.append(offset)
-        fields = recipient.model_dump(mode="json", exclude_none=True, exclude={"variables"})
-        rows.append((fields, recipient.variables, key))
+        rows.append((fields, fields.pop("variables"), key))
     if row["total"] + len(rows) > MAX_BATCH_RECIPIENTS:
         raise Unprocessable(
             f"a batch holds at most {MAX_BATCH_RECIPIENTS} recipients",
