@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench import costs
-from bench.batches import bench_batches
+from bench.batches import BATCH, bench_batches
 from bench.inbox import bench_inbox
 from bench.push import bench_push
 from bench.sms import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, bench_sms, twilio_secret
@@ -461,11 +461,25 @@ def import_times(bench: Bench) -> None:
     )
 
 
-def main(sections: list[str]) -> None:
+def main() -> None:
     """Every figure, or only the named sections (`python -m bench imports`)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Herald's benchmark figures (make bench)")
+    parser.add_argument(
+        "sections", nargs="*", help=f"only these sections, of {', '.join(SECTIONS)} (default: all)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=BATCH,
+        help=f"recipients of the end-to-end batch (default {BATCH:,})",
+    )
+    args = parser.parse_args()
+    sections: list[str] = args.sections
     unknown = set(sections) - set(SECTIONS)
     if unknown:
-        raise SystemExit(f"no such section: {', '.join(sorted(unknown))} (sections: {SECTIONS})")
+        parser.error(f"no such section: {', '.join(sorted(unknown))} (sections: {SECTIONS})")
     print(
         f"Herald pipeline benchmark, {time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, "
         f"{os.cpu_count()} cores\n"
@@ -483,7 +497,7 @@ def main(sections: list[str]) -> None:
             bench_inbox(bench)
             bench_webhooks(bench)
             print()
-            bench_batches(bench)
+            bench_batches(bench, args.batch_size)
         bench.simulator.stop()
         if "pipeline" in sections or not sections:
             print()
@@ -496,4 +510,4 @@ def main(sections: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -110,25 +110,29 @@ SMS_QUEUE_NAME = f"{NAME_PREFIX}-sms"
 WHATSAPP_QUEUE_NAME = f"{NAME_PREFIX}-whatsapp"
 IN_APP_QUEUE_NAME = f"{NAME_PREFIX}-in-app"
 # In-app batches are a few statements each: few workers keep up with many sends.
-IN_APP_MAX_CONCURRENCY = 5
+IN_APP_MAX_CONCURRENCY = 3
 # The inbox WebSocket API: one stage; throttled like the HTTP API.
 WEBSOCKET_STAGE_NAME = "live"
 WEBSOCKET_THROTTLE_RATE = 100
 WEBSOCKET_THROTTLE_BURST = 200
 # Concurrency caps per event source mapping keep the database connection count bounded.
 DISPATCH_MAX_CONCURRENCY = 5
-EMAIL_MAX_CONCURRENCY = 10
+EMAIL_MAX_CONCURRENCY = 8
+# Each channel's bulk lane (batches, low-priority sends) is consumed by the channel's worker
+# through a second mapping capped at SQS's minimum: the rest of the worker's reserved
+# concurrency (infra/profile.py) stays with the normal lane, whatever a batch queues.
+BULK_MAX_CONCURRENCY = 2
 # Twilio's default throughput is per sender (about 1 SMS a second for a long code): more
 # concurrent workers would only collect 429s.
-TEXT_MAX_CONCURRENCY = 5
+TEXT_MAX_CONCURRENCY = 3
 # Waiting a little to fill a batch means fewer invocations for the same number of emails.
 EMAIL_MAX_BATCHING_WINDOW = Duration.seconds(2)
 PUSH_QUEUE_NAME = f"{NAME_PREFIX}-push"
 WEB_PUSH_QUEUE_NAME = f"{NAME_PREFIX}-web-push"
 # Each worker environment sends 16 at a time, so 5 environments make 80 concurrent sends; more
 # would not fit the `small` profile's connection budget (infra/profile.py).
-PUSH_MAX_CONCURRENCY = 5
-WEB_PUSH_MAX_CONCURRENCY = 5
+PUSH_MAX_CONCURRENCY = 3
+WEB_PUSH_MAX_CONCURRENCY = 3
 
 # Database: Aurora PostgreSQL Serverless v2. 16.3+ supports a minimum of 0 ACU (auto-pause).
 DATABASE_NAME = "herald"
@@ -193,4 +197,4 @@ WEBHOOK_WORKER_FUNCTION = FunctionSpec(
     512,
 )
 WEBHOOK_QUEUE_NAME = f"{NAME_PREFIX}-webhook"
-WEBHOOK_MAX_CONCURRENCY = 5
+WEBHOOK_MAX_CONCURRENCY = 3

@@ -84,7 +84,10 @@ SMALL = DeploymentProfile(
     # herald.db.connection checks a connection idle over 30 s before reuse and reopens it.
     database_idle_session_timeout=Duration.minutes(5),
     # 106 connections at 0.5 ACU, 100 after the headroom: the API takes the most, the queue
-    # consumers what their event source mappings' maximum concurrency allows (95 in all).
+    # consumers what their event source mappings' maximum concurrency allows (95 in all). A
+    # channel worker's reservation covers both its mappings: its normal lane's maximum plus
+    # its bulk lane's (infra/constants.py), so a draining batch never takes the normal
+    # lane's share.
     reserved_concurrency={
         "api": 30,
         "webhooks": 10,

@@ -9,7 +9,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constants import DEAD_LETTER_RETENTION, MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_FACTOR
+from infra.constants import (
+    DEAD_LETTER_RETENTION,
+    MAX_RECEIVE_COUNT,
+    NAME_PREFIX,
+    VISIBILITY_TIMEOUT_FACTOR,
+)
 from infra.functions import Binding
 
 
@@ -93,3 +98,21 @@ def dead_letter_admin(scope: Construct, queues: Mapping[str, RedrivenQueue]) -> 
         environment={"HERALD_DEAD_LETTER_QUEUES": Stack.of(scope).to_json_string(listed)},
         grant=grant,
     )
+
+
+def bulk_lanes(
+    scope: Construct, consumer_timeouts: Mapping[str, Duration]
+) -> dict[str, RedrivenQueue]:
+    """Each delivered channel's bulk lane (herald.services.lanes), by channel: a queue with its
+    own dead-letter queue, `<prefix>-<channel>-bulk`, found as HERALD_<CHANNEL>_BULK_QUEUE_URL.
+    Its consumer is the channel's worker, through a second mapping of lower concurrency."""
+    return {
+        channel: RedrivenQueue(
+            scope,
+            "".join(part.capitalize() for part in channel.split("_")) + "BulkQueue",
+            queue_name=f"{NAME_PREFIX}-{channel.replace('_', '-')}-bulk",
+            consumer_timeout=timeout,
+            environment_prefix=f"HERALD_{channel.upper()}_BULK_QUEUE",
+        )
+        for channel, timeout in consumer_timeouts.items()
+    }

@@ -12,6 +12,7 @@ from herald.models.webhooks import EVENT_TYPES
 from infra.api import HttpApi
 from infra.constants import (
     API_FUNCTION,
+    BULK_MAX_CONCURRENCY,
     DISPATCH_FUNCTION,
     DISPATCH_MAX_CONCURRENCY,
     DISPATCH_QUEUE_NAME,
@@ -52,7 +53,7 @@ from infra.migrations import MigrationsOnDeploy
 from infra.monitoring import DeadLetterAlarms
 from infra.network import Network
 from infra.profile import DeploymentProfile
-from infra.queues import RedrivenQueue, dead_letter_admin
+from infra.queues import RedrivenQueue, bulk_lanes, dead_letter_admin
 from infra.realtime import InboxWebSocketApi
 from infra.scheduler import SendScheduler
 from infra.secrets import LinkSigningSecret, ProviderSecret, VapidSecret
@@ -162,6 +163,20 @@ class HeraldStack(Stack):
             consumer_timeout=WEBHOOK_WORKER_FUNCTION.timeout,
             environment_prefix="HERALD_WEBHOOK_QUEUE",
         )
+        # Beside each delivered channel's queue, its bulk lane (herald.services.lanes).
+        bulk_queues = bulk_lanes(
+            self,
+            {
+                "email": EMAIL_WORKER_FUNCTION.timeout,
+                "sms": SMS_WORKER_FUNCTION.timeout,
+                "whatsapp": WHATSAPP_WORKER_FUNCTION.timeout,
+                "push": PUSH_WORKER_FUNCTION.timeout,
+                "web_push": WEB_PUSH_WORKER_FUNCTION.timeout,
+                "in_app": IN_APP_WORKER_FUNCTION.timeout,
+                "webhook": WEBHOOK_WORKER_FUNCTION.timeout,
+            },
+        )
+        bulk_senders = [queue.sender() for queue in bulk_queues.values()]
 
         # client --HTTPS--> HTTP API --> functions/api: writes, sends now or schedules.
         api = HttpApi(self, "Api")
@@ -193,6 +208,7 @@ class HeraldStack(Stack):
                         "in_app": in_app_queue,
                         "webhook": webhook_queue,
                         "webhook_events": webhook_events_queue,
+                        **{f"{channel}_bulk": q for channel, q in bulk_queues.items()},
                     },
                 ),
             ],
@@ -219,6 +235,7 @@ class HeraldStack(Stack):
                 dispatch_queue.sender(),
                 scheduler.schedule_writer(),
                 scheduler.sweep_arming(),
+                *bulk_senders,  # batches and low-priority sends
             ],
         )
         consume(
@@ -246,6 +263,7 @@ class HeraldStack(Stack):
                 webhook_queue.sender(),
                 webhook_events_queue.sender(),  # webhook messages whose queue message was lost
                 events.publisher(),  # delivery.failed for the dead-lettered ones it fails
+                *bulk_senders,
             ],
         )
 
@@ -258,6 +276,7 @@ class HeraldStack(Stack):
             uses=[
                 database.client(),
                 email_queue.sender(),  # retries go back to the queue with a delay
+                bulk_queues["email"].sender(),  # ... on the lane they came from
                 dispatch_queue.sender(),  # fallbacks: dispatch takes the next step
                 providers.reader(),
                 events.publisher(),
@@ -272,11 +291,22 @@ class HeraldStack(Stack):
             max_concurrency=EMAIL_MAX_CONCURRENCY,
             max_batching_window=EMAIL_MAX_BATCHING_WINDOW,
         )
+        consume(
+            email_worker.function,
+            bulk_queues["email"],
+            max_concurrency=BULK_MAX_CONCURRENCY,
+            max_batching_window=EMAIL_MAX_BATCHING_WINDOW,
+        )
 
         # sms and whatsapp queues --> functions/workers/{sms,whatsapp}_worker --> Twilio.
-        for worker_id, spec, queue in (
-            ("SmsWorkerFunction", SMS_WORKER_FUNCTION, sms_queue),
-            ("WhatsAppWorkerFunction", WHATSAPP_WORKER_FUNCTION, whatsapp_queue),
+        for worker_id, spec, queue, bulk_queue in (
+            ("SmsWorkerFunction", SMS_WORKER_FUNCTION, sms_queue, bulk_queues["sms"]),
+            (
+                "WhatsAppWorkerFunction",
+                WHATSAPP_WORKER_FUNCTION,
+                whatsapp_queue,
+                bulk_queues["whatsapp"],
+            ),
         ):
             text_worker = HeraldFunction(
                 self,
@@ -286,6 +316,7 @@ class HeraldStack(Stack):
                 uses=[
                     database.client(),
                     queue.sender(),  # retries go back to the queue with a delay
+                    bulk_queue.sender(),  # ... on the lane they came from
                     dispatch_queue.sender(),  # fallbacks: dispatch takes the next step
                     providers.reader(),
                     events.publisher(),
@@ -298,6 +329,7 @@ class HeraldStack(Stack):
                 max_concurrency=TEXT_MAX_CONCURRENCY,
                 max_batching_window=EMAIL_MAX_BATCHING_WINDOW,
             )
+            consume(text_worker.function, bulk_queue, max_concurrency=BULK_MAX_CONCURRENCY)
         # push queue --> functions/workers/push_worker --> FCM (iOS through APNs).
         push_worker = HeraldFunction(
             self,
@@ -307,12 +339,14 @@ class HeraldStack(Stack):
             uses=[
                 database.client(),
                 push_queue.sender(),  # retries go back to the queue with a delay
+                bulk_queues["push"].sender(),  # ... on the lane they came from
                 dispatch_queue.sender(),  # fallbacks: dispatch takes the next step
                 providers.reader(),  # the FCM service-account JSON
                 events.publisher(),
             ],
         )
         consume(push_worker.function, push_queue, max_concurrency=PUSH_MAX_CONCURRENCY)
+        consume(push_worker.function, bulk_queues["push"], max_concurrency=BULK_MAX_CONCURRENCY)
 
         # web push queue --> functions/workers/web_push_worker --> browsers' push services.
         web_push_worker = HeraldFunction(
@@ -323,6 +357,7 @@ class HeraldStack(Stack):
             uses=[
                 database.client(),
                 web_push_queue.sender(),
+                bulk_queues["web_push"].sender(),  # retries on the lane they came from
                 dispatch_queue.sender(),  # fallbacks: dispatch takes the next step
                 vapid_keys.reader(),  # signs with the VAPID private key
                 events.publisher(),
@@ -330,6 +365,9 @@ class HeraldStack(Stack):
             ],
         )
         consume(web_push_worker.function, web_push_queue, max_concurrency=WEB_PUSH_MAX_CONCURRENCY)
+        consume(
+            web_push_worker.function, bulk_queues["web_push"], max_concurrency=BULK_MAX_CONCURRENCY
+        )
         # in_app queue --> functions/workers/in_app_worker --> inbox items --> browsers.
         in_app_worker = HeraldFunction(
             self,
@@ -344,6 +382,7 @@ class HeraldStack(Stack):
             ],
         )
         consume(in_app_worker.function, in_app_queue, max_concurrency=IN_APP_MAX_CONCURRENCY)
+        consume(in_app_worker.function, bulk_queues["in_app"], max_concurrency=BULK_MAX_CONCURRENCY)
         realtime_function = HeraldFunction(
             self,
             "RealtimeFunction",
@@ -395,11 +434,15 @@ class HeraldStack(Stack):
             uses=[
                 database.client(),
                 webhook_queue.sender(),  # retries go back to the queue with a delay
+                bulk_queues["webhook"].sender(),  # ... on the lane they came from
                 dispatch_queue.sender(),  # fallbacks: dispatch takes the next step
                 events.publisher(),
             ],
         )
         consume(webhook_worker.function, webhook_queue, max_concurrency=WEBHOOK_MAX_CONCURRENCY)
+        consume(
+            webhook_worker.function, bulk_queues["webhook"], max_concurrency=BULK_MAX_CONCURRENCY
+        )
 
         # On every deploy: migrate the schema once the database is reachable.
         migrations_function = HeraldFunction(
@@ -426,6 +469,7 @@ class HeraldStack(Stack):
                 in_app_queue,
                 webhook_events_queue,
                 webhook_queue,
+                *bulk_queues.values(),
             ],
         )
 

@@ -6,10 +6,12 @@ import contextlib
 import json
 import secrets
 import socket
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from herald.aws.sqs import DELIVERED_CHANNELS
 from herald.models.webhooks import EVENT_TYPES
 
 # What the webhook-events subscription lets through: the event types of API.md's list.
@@ -48,6 +50,8 @@ class Resources:
     vapid_secret_id: str
     webhook_events: Queue
     webhook: Queue
+    # Each delivered channel's bulk lane (herald.services.lanes), by channel.
+    bulk: Mapping[str, Queue] = field(default_factory=dict)
 
     def environment(self) -> dict[str, str]:
         """The HERALD_* variables the handlers read, as CDK sets them in AWS."""
@@ -72,6 +76,10 @@ class Resources:
             "HERALD_DEAD_LETTER_QUEUES": json.dumps(self.dead_letter_queues()),
             # moto has no StartMessageMoveTask: redrive by hand (herald.aws.dead_letters).
             "HERALD_DEAD_LETTER_REDRIVE": "copy",
+            **{
+                f"HERALD_{channel.upper()}_BULK_QUEUE_URL": queue.url
+                for channel, queue in self.bulk.items()
+            },
         }
 
     def dead_letter_queues(self) -> dict[str, dict[str, str]]:
@@ -86,6 +94,7 @@ class Resources:
             "in_app": self.in_app,
             "webhook": self.webhook,
             "webhook_events": self.webhook_events,
+            **{f"{channel}_bulk": queue for channel, queue in self.bulk.items()},
         }
         return {
             name: {
@@ -140,7 +149,8 @@ def provision(
     vapid_secret: str | None = None,
     webhook_events_subscription: bool = True,
 ) -> Resources:
-    """Create queues with DLQs, the events topic, the schedule group and the three secrets.
+    """Create queues with DLQs (a bulk lane beside each channel's queue), the events topic,
+    the schedule group and the three secrets.
 
     `links_secret` signs end-user links; pass the same one across restarts so links already
     sent keep working (a new random one when not given). `vapid_secret` is what the VAPID
@@ -178,6 +188,10 @@ def provision(
         vapid_secret_id=_secret(f"{prefix}/vapid", vapid_secret or new_links_secret()),
         webhook_events=webhook_events,
         webhook=webhook,
+        bulk={
+            channel: _queue(sqs, f"{prefix}-{channel.replace('_', '-')}-bulk", visibility_timeout)
+            for channel in DELIVERED_CHANNELS
+        },
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 from types import ModuleType
 
@@ -24,6 +25,18 @@ HANDLER_MODULES = (
     "functions.workers.webhook_events_worker",
     "functions.workers.webhook_worker",
 )
+
+# The worker of each delivered channel (herald.aws.sqs.DELIVERED_CHANNELS): it consumes the
+# channel's queue and, through a second mapping, the channel's bulk lane.
+CHANNEL_WORKER_MODULES = {
+    "email": "functions.workers.email_worker",
+    "sms": "functions.workers.sms_worker",
+    "whatsapp": "functions.workers.whatsapp_worker",
+    "push": "functions.workers.push_worker",
+    "web_push": "functions.workers.web_push_worker",
+    "in_app": "functions.workers.in_app_worker",
+    "webhook": "functions.workers.webhook_worker",
+}
 
 
 def function_environment(
@@ -66,3 +79,14 @@ def function_environment(
 def import_handlers() -> dict[str, ModuleType]:
     """Import every handler module (their cold start), keyed by module path."""
     return {name: importlib.import_module(name) for name in HANDLER_MODULES}
+
+
+def another_environment(module: ModuleType) -> ModuleType:
+    """A second execution environment of an imported handler module: a fresh copy of it, with
+    its own connection, clients and state, as Lambda runs concurrent invocations of one
+    function in separate environments (the bulk lane's invocations beside the normal one's)."""
+    spec = importlib.util.find_spec(module.__name__)
+    assert spec is not None and spec.loader is not None
+    copy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(copy)
+    return copy

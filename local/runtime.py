@@ -31,7 +31,12 @@ from local.aws_resources import (
     new_links_secret,
     provision,
 )
-from local.functions import function_environment, import_handlers
+from local.functions import (
+    CHANNEL_WORKER_MODULES,
+    another_environment,
+    function_environment,
+    import_handlers,
+)
 from local.gateway import Gateway
 from local.http import DevRequest, DevResponse
 from local.lambda_context import LocalFunction
@@ -170,6 +175,16 @@ class Runtime:
         ):
             function = LocalFunction(name, handlers[module].handler, 60)
             pollers.append(QueuePoller(sqs, queue.url, queue.arn, function))
+        # Each channel's bulk lane: the same worker in an environment of its own (its second
+        # event source mapping in AWS), so a batch draining never holds up the normal lane.
+        for channel, module in CHANNEL_WORKER_MODULES.items():
+            bulk = self.resources.bulk[channel]
+            function = LocalFunction(
+                f"{module.rsplit('.', 1)[-1]}-bulk",
+                another_environment(handlers[module]).handler,
+                60,
+            )
+            pollers.append(QueuePoller(sqs, bulk.url, bulk.arn, function))
         poller_group = PollerGroup(pollers)
         poller_group.start()
         self._stoppables.append(poller_group)
@@ -379,6 +394,7 @@ class Runtime:
             sweeper.channel_queues,
             policy=sweeper.policy,
             publisher=sweeper.publisher,
+            bulk_queues=sweeper.bulk_queues,
         )
         if result.notifications_requeued or result.deliveries_requeued:
             logger.info(

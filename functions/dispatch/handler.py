@@ -34,6 +34,7 @@ scheduler = OneTimeScheduler(
 )
 ports = DispatchPorts(
     channel_queues=sqs.channel_queues(settings),
+    bulk_queues=sqs.bulk_channel_queues(settings),
     scheduler=scheduler,
     sweeps=sweep_schedule(settings, scheduler),
     publisher=EventPublisher(settings.required("events_topic_arn")),

@@ -29,6 +29,7 @@ settings = Settings()
 db = Database(database_url(settings), settings.database_prepare_threshold)
 dispatch_queue = MessageQueue(settings.required("dispatch_queue_url"))
 channel_queues = sqs.channel_queues(settings)
+bulk_queues = sqs.bulk_channel_queues(settings)
 policy = RetryPolicy(max_attempts=settings.max_attempts, base_seconds=settings.retry_base_seconds)
 webhook_events_queue = MessageQueue(settings.required("webhook_events_queue_url"))
 # Deliveries it fails (dead-lettered, attempts spent) are announced like a worker's.
@@ -61,6 +62,7 @@ def _sweep() -> dict[str, Any]:
         delivery_grace=timedelta(seconds=settings.sweeper_delivery_grace_seconds),
         policy=policy,
         publisher=publisher,
+        bulk_queues=bulk_queues,
     )
     webhook_messages = resend_stalled(db, webhook_events_queue, older_than=WEBHOOK_STALL)
     return {**asdict(result), "webhook_messages": webhook_messages}

@@ -70,6 +70,8 @@ class ChannelWorker:
         self._provider = provider
         self._plan = plan
         self._queue = MessageQueue(self.settings.required(f"{channel}_queue_url"))
+        # The same worker consumes the channel's bulk lane: its retries go back there.
+        self._bulk_queue = MessageQueue(self.settings.required(f"{channel}_bulk_queue_url"))
         self._publisher = EventPublisher(self.settings.required("events_topic_arn"))
         # A notification with fallback channels goes back to dispatch when a delivery gives up.
         self._dispatch_queue = MessageQueue(self.settings.required("dispatch_queue_url"))
@@ -97,7 +99,7 @@ class ChannelWorker:
             provider=self._provider,
             compose=plan.compose,
             send=plan.send,
-            retry_queue=self._queue,
+            retry_queue=self._bulk_queue if message.lane == "bulk" else self._queue,
             publisher=self._publisher,
             dispatch_queue=self._dispatch_queue,
             policy=self._policy,

@@ -7,6 +7,7 @@ import random
 from typing import Any
 
 import httpx
+from herald.aws.sqs import DELIVERED_CHANNELS
 
 from tests.e2e.conftest import LocalHerald, wait_for
 
@@ -63,6 +64,8 @@ def test_dead_letter_queues_are_listed_and_redriven(herald: LocalHerald) -> None
         "in_app",
         "webhook",
         "webhook_events",
+        # each delivered channel's bulk lane
+        *(f"{channel}_bulk" for channel in DELIVERED_CHANNELS),
     }
     assert redriven.status_code == 202, redriven.text
     assert redriven.json()["queue"] == "email"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from herald.aws.sqs import DELIVERED_CHANNELS
 
 from tests.infra.cfn import Resources, herald_functions, logical_id
 
@@ -197,6 +198,20 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
         },
     ),
 }
+
+
+# Each delivered channel's bulk lane (herald.services.lanes): dispatch and the sweeper send to
+# every one, each sending worker to its own (a retry goes back to the lane it came from).
+for _handler in ("functions.dispatch.handler.handler", "functions.dispatch.sweeper.handler"):
+    EXPECTED[_handler][2].update(
+        f"HERALD_{channel.upper()}_BULK_QUEUE_{part}"
+        for channel in DELIVERED_CHANNELS
+        for part in ("URL", "ARN")
+    )
+for _channel in ("email", "sms", "whatsapp", "push", "web_push", "webhook"):
+    EXPECTED[f"functions.workers.{_channel}_worker.handler"][2].update(
+        {f"HERALD_{_channel.upper()}_BULK_QUEUE_URL", f"HERALD_{_channel.upper()}_BULK_QUEUE_ARN"}
+    )
 
 
 def _environment(function: dict[str, Any]) -> dict[str, Any]:

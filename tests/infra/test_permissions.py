@@ -289,9 +289,9 @@ def test_api_receives_and_moves_messages_of_dead_letter_queues_only(resources: R
         & set(as_list(statement["Action"]))
     ]
 
-    # then: nine queues' dead-letter queues, and nothing else
+    # then: sixteen queues' dead-letter queues (nine, and the seven bulk lanes), nothing else
     resources_named = [
         resource["Fn::GetAtt"][0] for s in receiving for resource in as_list(s["Resource"])
     ]
-    assert len(set(resources_named)) == 9
+    assert len(set(resources_named)) == 16
     assert all("DeadLetterQueue" in name for name in resources_named)

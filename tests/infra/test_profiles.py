@@ -153,6 +153,25 @@ def test_queue_consumers_may_use_all_the_concurrency_their_mappings_ask_for(
     assert all(maximum <= reserved for maximum, reserved in pairs), pairs
 
 
+def test_a_workers_reservation_covers_both_its_lanes_so_bulk_never_takes_the_normal_share(
+    small_resources: Resources,
+) -> None:
+    # given
+    functions = of_type(small_resources, "AWS::Lambda::Function")
+
+    # when: the maximum concurrency of all the mappings of each function, summed
+    asked: dict[str, int] = {}
+    for mapping in of_type(small_resources, "AWS::Lambda::EventSourceMapping").values():
+        key = logical_id(mapping["Properties"]["FunctionName"])
+        maximum = mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+        asked[key] = asked.get(key, 0) + maximum
+
+    # then: a worker consuming a bulk lane and a normal one can run both at their maximum
+    assert sum(1 for total in asked.values() if total) >= 8
+    for key, total in asked.items():
+        assert total <= functions[key]["Properties"]["ReservedConcurrentExecutions"], key
+
+
 def test_nothing_periodic_runs_a_function(resources: Resources) -> None:
     # given: an idle Herald must let Aurora pause
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from herald.aws.sqs import DELIVERED_CHANNELS
 
 from tests.infra.cfn import Resources, as_list, logical_id, of_type
 
@@ -60,7 +61,9 @@ def test_every_sqs_event_source_mapping_reports_batch_item_failures(resources: R
     }
 
     # then
-    assert len(response_types) == 9, "dispatch, the seven channel workers and webhook events"
+    assert len(response_types) == 16, (
+        "dispatch, the seven channel workers on both lanes, and webhook events"
+    )
     for key, types in response_types.items():
         assert "ReportBatchItemFailures" in types, key
         assert mappings[key]["Properties"]["BatchSize"] == 10, key
@@ -142,3 +145,28 @@ def test_each_dead_letter_queue_alarms_on_its_first_message(resources: Resources
 
     # then
     assert watched == _dead_letter_queue_ids(resources)
+
+
+def test_every_delivered_channel_has_a_bulk_lane_its_worker_consumes_less_concurrently(
+    resources: Resources,
+) -> None:
+    # given
+    queues = of_type(resources, "AWS::SQS::Queue")
+    mappings = of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+
+    # when: each queue's name, and its consumer's handler and maximum concurrency
+    consumers = {
+        queues[logical_id(mapping["Properties"]["EventSourceArn"])]["Properties"]["QueueName"]: (
+            resources[logical_id(mapping["Properties"]["FunctionName"])]["Properties"]["Handler"],
+            mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"],
+        )
+        for mapping in mappings
+    }
+
+    # then
+    for channel in DELIVERED_CHANNELS:
+        name = f"herald-{channel.replace('_', '-')}"
+        handler, normal = consumers[name]
+        bulk_handler, bulk = consumers[f"{name}-bulk"]
+        assert bulk_handler == handler, channel
+        assert bulk < normal, channel

@@ -197,6 +197,7 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         resources.in_app,
         resources.webhook_events,
         resources.webhook,
+        *resources.bulk.values(),
     ):
         for url in (queue.url, queue.dlq_url):
             sqs.purge_queue(QueueUrl=url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from local.functions import CHANNEL_WORKER_MODULES
 from local.lambda_context import LocalFunction
 from local.pollers import QueuePoller
 from tests.integration.conftest import LambdaContext, Stack, http_event
@@ -69,6 +70,15 @@ def run_in_app_worker(stack: Stack) -> int:
     return _poll(stack, stack.resources.in_app, "workers.in_app_worker")
 
 
+def run_bulk_workers(stack: Stack) -> int:
+    """Each channel's worker on its bulk lane (batches, low-priority sends)."""
+    return sum(
+        _poll(stack, stack.resources.bulk[channel], module.removeprefix("functions."))
+        for channel, module in CHANNEL_WORKER_MODULES.items()
+        if channel != "webhook"
+    )
+
+
 def run_pipeline(stack: Stack) -> None:
     """Dispatch and send until every queue is empty."""
     while (
@@ -79,6 +89,7 @@ def run_pipeline(stack: Stack) -> None:
         + run_push_worker(stack)
         + run_web_push_worker(stack)
         + run_in_app_worker(stack)
+        + run_bulk_workers(stack)
     ):
         pass
 

@@ -167,7 +167,7 @@ def test_cancel_mid_way_leaves_the_rest_canceled(stack: Stack, tenant: Tenant) -
     run_dispatch(stack)
     module = "workers.email_worker"
     worker = LocalFunction(module, stack.handlers[module].handler, 60)
-    queue = stack.resources.email
+    queue = stack.resources.bulk["email"]  # a batch drains on the bulk lane
     QueuePoller(
         stack.sqs(), queue.url, queue.arn, worker, batch_size=10, wait_seconds=0
     ).poll_once()

@@ -129,6 +129,16 @@ class Settings(BaseSettings):
     # to the source queue, delete) where the SQS API lacks it (moto, in the local runtime).
     dead_letter_redrive: Literal["move_task", "copy"] = "move_task"
 
+    # The bulk lane of each delivered channel (herald.aws.sqs.bulk_channel_queues): batches
+    # and `priority: "low"` notifications, consumed apart from the channel's own queue.
+    email_bulk_queue_url: str | None = None
+    sms_bulk_queue_url: str | None = None
+    whatsapp_bulk_queue_url: str | None = None
+    push_bulk_queue_url: str | None = None
+    web_push_bulk_queue_url: str | None = None
+    in_app_bulk_queue_url: str | None = None
+    webhook_bulk_queue_url: str | None = None
+
     def required(self, name: str) -> str:
         """A setting this function cannot run without: fail at cold start, naming it."""
         value = getattr(self, name)

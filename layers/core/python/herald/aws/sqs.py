@@ -66,3 +66,13 @@ def channel_queues(settings: Settings) -> dict[str, MessageQueue]:
         channel: MessageQueue(settings.required(f"{channel}_queue_url"))
         for channel in DELIVERED_CHANNELS
     }
+
+
+def bulk_channel_queues(settings: Settings) -> dict[str, MessageQueue]:
+    """Every channel's bulk lane (`<channel>_bulk_queue_url`), by channel: a queue of its own
+    with a consumer of lower concurrency, so a batch draining never delays what goes on
+    `channel_queues` (herald.services.lanes says what goes where)."""
+    return {
+        channel: MessageQueue(settings.required(f"{channel}_bulk_queue_url"))
+        for channel in DELIVERED_CHANNELS
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,25 +38,20 @@ def insert_recipients(
 ) -> list[int]:
     """Add (recipient, variables, identity) rows numbered from `first_index`, in one statement.
 
-    A recipient whose identity the batch already holds is left out; returns the offsets
-    (in `recipients`) of those added.
+    The rows travel as one JSON document the server takes apart (50,000 rows: one fast
+    serialization here, no per-value adaptation). Not COPY: COPY cannot skip the rows whose
+    identity the batch already holds. A recipient whose identity the batch already holds is
+    left out; returns the offsets (in `recipients`) of those added.
     """
     if not recipients:
         return []
     rows = conn.execute(
         "INSERT INTO batch_recipients (batch_id, idx, recipient, variables, identity)"
-        " SELECT %(batch)s, %(first)s + r.ord - 1, r.recipient, r.variables, r.identity"
-        " FROM unnest(%(recipients)s::jsonb[], %(variables)s::jsonb[], %(identities)s::text[])"
-        "      WITH ORDINALITY AS r(recipient, variables, identity, ord)"
+        " SELECT %(batch)s, %(first)s + r.ord - 1, r.item -> 0, r.item -> 1, r.item ->> 2"
+        " FROM jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS r(item, ord)"
         " ON CONFLICT (batch_id, identity) DO NOTHING"
         " RETURNING idx",
-        {
-            "batch": batch_id,
-            "first": first_index,
-            "recipients": [jsonb(r[0]) for r in recipients],
-            "variables": [jsonb(r[1]) for r in recipients],
-            "identities": [r[2] for r in recipients],
-        },
+        {"batch": batch_id, "first": first_index, "rows": json.dumps(recipients)},
     ).fetchall()
     return sorted(r["idx"] - first_index for r in rows)
 

@@ -270,10 +270,14 @@ def events_for_notification(conn: Connection, notification_id: str) -> list[Row]
     ).fetchall()
 
 
+# The lane of a delivery's notification (herald.services.lanes): the queues it goes back to.
+_LANE = "(SELECT n.lane FROM notifications n WHERE n.id = deliveries.notification_id) AS lane"
+
+
 def find_stalled(conn: Connection, *, older_than: datetime, limit: int) -> list[Row]:
     """In-flight deliveries nobody is working on: lost messages, lapsed leases."""
     return conn.execute(
-        "SELECT id, tenant_id, channel, attempts FROM deliveries"
+        "SELECT id, tenant_id, channel, attempts, " + _LANE + " FROM deliveries"
         " WHERE status IN ('queued', 'deferred', 'sending') AND updated_at < %s"
         "   AND (status <> 'sending' OR lease_expires_at < now())"
         "   AND (next_attempt_at IS NULL OR next_attempt_at < %s)"
@@ -294,7 +298,7 @@ def find_waiting_retries(conn: Connection, *, limit: int) -> list[Row]:
     """Deliveries waiting for a retry time still ahead: their delayed message carries the wait
     (quiet hours are not retries: a schedule on the notification ends them)."""
     return conn.execute(
-        "SELECT id, tenant_id, channel, next_attempt_at FROM deliveries"
+        "SELECT id, tenant_id, channel, next_attempt_at, " + _LANE + " FROM deliveries"
         " WHERE status = 'deferred' AND reason IS DISTINCT FROM 'quiet_hours'"
         "   AND next_attempt_at >= now()"
         " ORDER BY next_attempt_at LIMIT %s",

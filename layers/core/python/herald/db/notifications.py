@@ -29,13 +29,14 @@ def insert_notification(
     schedule_name: str | None,
     fallback: Sequence[str] = (),
     fallback_after_seconds: int | None = None,
+    lane: str = "normal",
 ) -> None:
     conn.execute(
         "INSERT INTO notifications (id, tenant_id, status, channels, recipients, content,"
         " template_id, template_version, variables,"
         " category, priority, critical, metadata, recipient_count, send_at, schedule_name,"
-        " fallback, fallback_after_seconds)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " fallback, fallback_after_seconds, lane)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             notification_id,
             tenant_id,
@@ -55,6 +56,7 @@ def insert_notification(
             schedule_name,
             list(fallback),
             fallback_after_seconds,
+            lane,
         ),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -11,21 +12,36 @@ from herald.models.common import Channel, DeliveryStatus
 from herald.models.content import Content
 from herald.models.notifications import Recipient
 from herald.models.templates import TEMPLATE_KEY_PATTERN
+from herald.models.validators import EmailAddress
 
 MAX_BATCH_RECIPIENTS = 50_000
 MAX_CHUNK_RECIPIENTS = 10_000
 
+ReprArgs = Iterable[tuple[str | None, Any]]
 BatchStatus = Literal["open", "processing", "completed", "canceled"]
 
 
 class BatchRecipient(Recipient):
     """A recipient with its own template variables (over the batch's)."""
 
+    # Validated as `EmailStr` is, with a fast path for common addresses (50,000 a request).
+    email: EmailAddress | None = None
     variables: dict[str, Any] = Field(default_factory=dict)
+
+
+def _recipients_counted(args: ReprArgs) -> ReprArgs:
+    """A request's repr with its recipients counted, not listed: a framework that logs the
+    route's arguments (Powertools formats them even when it does not log) spends no time on
+    50,000 of them."""
+    for name, value in args:
+        yield (name, f"<{len(value)} recipients>") if name == "recipients" else (name, value)
 
 
 class CreateBatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    def __repr_args__(self) -> ReprArgs:
+        return _recipients_counted(super().__repr_args__())
 
     recipients: list[BatchRecipient] = Field(
         default_factory=list,
@@ -55,6 +71,9 @@ class CreateBatchRequest(BaseModel):
 
 class AddRecipientsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    def __repr_args__(self) -> ReprArgs:
+        return _recipients_counted(super().__repr_args__())
 
     recipients: list[BatchRecipient] = Field(min_length=1, max_length=MAX_CHUNK_RECIPIENTS)
 

@@ -27,6 +27,9 @@ class ChannelMessage(BaseModel):
     # A retry waiting longer than SQS's 15-minute delay limit: until then, the message only
     # goes back on the queue (hops of at most 15 minutes).
     not_before: AwareDatetime | None = None
+    # Which of the channel's queues it travels on (herald.services.lanes): a retry goes back
+    # to the same one.
+    lane: Literal["normal", "bulk"] = "normal"
 
 
 class WebhookSendMessage(BaseModel):

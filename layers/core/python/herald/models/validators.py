@@ -3,12 +3,13 @@ ValueError with a message fit for the API caller (pydantic turns it into a field
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from functools import cache
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, WithJsonSchema, validate_email
 
 from herald.locales import normalize_locale
 
@@ -90,4 +91,46 @@ WebhookUrl = Annotated[
     Field(min_length=1, max_length=2048, description="https on port 443 or 8443"),
     AfterValidator(no_nul),
     AfterValidator(http_url),
+]
+
+
+# The addresses nearly every list is made of (`first.last+tag@mail.example.com`): an ASCII
+# dot-atom local part, LDH labels, an alphabetic top-level domain. email-validator accepts
+# every one of them and normalizes it by lower-casing the domain alone.
+_COMMON_EMAIL = re.compile(
+    r"(?P<local>[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*)"
+    r"@(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?P<tld>[A-Za-z]{2,63}))"
+)
+
+
+@cache
+def _special_use_domains() -> frozenset[str]:
+    from email_validator import SPECIAL_USE_DOMAIN_NAMES
+
+    return frozenset(SPECIAL_USE_DOMAIN_NAMES)
+
+
+def email_address(value: str) -> str:
+    """An email address as pydantic's `EmailStr` validates and normalizes it, at a fraction of
+    the cost for common addresses (a batch validates 50,000 of them in one request).
+
+    A common address (one compiled pattern, within RFC 5321's lengths, no `--` label, not a
+    special-use domain) is only normalized here; anything else goes through email-validator
+    exactly as `EmailStr` does, so what is refused, and the error saying why, is the same.
+    """
+    match = _COMMON_EMAIL.fullmatch(value)
+    if (
+        match is None
+        or len(value) > 254
+        or len(match["local"]) > 64
+        or "--" in match["domain"]
+        or match["tld"].lower() in _special_use_domains()
+    ):
+        return validate_email(value)[1]
+    return f"{match['local']}@{match['domain'].lower()}"
+
+
+# `EmailStr`'s rules and schema, checked faster (email_address): a batch's recipients.
+EmailAddress = Annotated[
+    str, AfterValidator(email_address), WithJsonSchema({"type": "string", "format": "email"})
 ]

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from herald.aws.sqs import MessageQueue
 from herald.db import batches, notifications
 from herald.db.connection import Connection, Database, Row
@@ -35,6 +37,7 @@ from herald.models.notifications import Recipient, SendNotificationRequest
 from herald.services import idempotency
 from herald.services.cursors import decode_cursor, page_rows
 from herald.services.idempotency import StoredResponse
+from herald.services.lanes import lane_for
 from herald.services.notifications import resolve_content
 from herald.services.sweep_schedule import SweepSchedule
 
@@ -224,6 +227,9 @@ def _locked(conn: Connection, tenant_id: str, batch_id: str) -> Row:
     return row
 
 
+_RECIPIENTS = TypeAdapter(list[BatchRecipient])
+
+
 def _add(conn: Connection, row: Row, recipients: Sequence[BatchRecipient]) -> tuple[int, list[int]]:
     """Land recipients in one statement; returns the batch's total and the offsets (in
     `recipients`) of duplicates, whether within this request or of earlier ones."""
@@ -231,15 +237,16 @@ def _add(conn: Connection, row: Row, recipients: Sequence[BatchRecipient]) -> tu
     duplicates: list[int] = []
     rows = []
     offsets = []
-    for offset, recipient in enumerate(recipients):
+    # One serializer call for all of them: 50,000 model_dump calls cost more than the rest.
+    dumped = _RECIPIENTS.dump_python(list(recipients), mode="json", exclude_none=True)
+    for offset, (recipient, fields) in enumerate(zip(recipients, dumped, strict=True)):
         key = identity(recipient)
         if key in first_seen:
             duplicates.append(offset)
             continue
         first_seen[key] = offset
         offsets.append(offset)
-        fields = recipient.model_dump(mode="json", exclude_none=True, exclude={"variables"})
-        rows.append((fields, recipient.variables, key))
+        rows.append((fields, fields.pop("variables"), key))
     if row["total"] + len(rows) > MAX_BATCH_RECIPIENTS:
         raise Unprocessable(
             f"a batch holds at most {MAX_BATCH_RECIPIENTS} recipients",
@@ -291,6 +298,7 @@ def _start(conn: Connection, tenant_id: str, row: Row) -> list[DispatchMessage]:
         metadata={**sample.metadata, "batch_id": row["id"]},
         send_at=None,
         schedule_name=None,
+        lane=lane_for(sample.priority, batch=True),
     )
     notifications.mark_processing(conn, notification_id)
     batches.set_notification_total(conn, notification_id, row["total"])

@@ -365,6 +365,7 @@ def _requeue(
             channel=message.channel,
             delivery_ids=delivery_ids,
             not_before=not_before,
+            lane=message.lane,
         ),
         delay_seconds=min(delay, SQS_MAX_DELAY_SECONDS),
     )

@@ -20,6 +20,7 @@ from herald.models.messages import MAX_DELIVERIES_PER_MESSAGE, ChannelMessage, D
 from herald.services import audience, fallback, templates
 from herald.services.audience import Recipient
 from herald.services.completion import completion_events
+from herald.services.lanes import Lane, lane_queues
 from herald.services.sweep_schedule import SweepSchedule
 
 if TYPE_CHECKING:
@@ -47,6 +48,9 @@ class DispatchPorts:
     sweeps: SweepSchedule | None = None
     # Publishes batch.completed when a batch's last slice leaves nothing in flight.
     publisher: EventPublisher | None = None
+    # Each channel's bulk lane (herald.services.lanes): a batch's and a low-priority
+    # notification's deliveries. None: everything on `channel_queues`.
+    bulk_queues: Mapping[str, MessageQueue] | None = None
 
 
 def plan_deliveries(
@@ -100,8 +104,10 @@ def plan_deliveries(
     return planned
 
 
-def pack_messages(tenant_id: str, rows: list[dict[str, Any]]) -> dict[str, list[ChannelMessage]]:
-    """Group delivery ids per channel into messages of at most 50 deliveries."""
+def pack_messages(
+    tenant_id: str, rows: list[dict[str, Any]], lane: Lane = "normal"
+) -> dict[str, list[ChannelMessage]]:
+    """Group delivery ids per channel into messages of at most 50 deliveries, for `lane`."""
     by_channel: dict[str, list[str]] = {}
     for row in rows:
         by_channel.setdefault(row["channel"], []).append(row["id"])
@@ -111,11 +117,27 @@ def pack_messages(tenant_id: str, rows: list[dict[str, Any]]) -> dict[str, list[
                 tenant_id=tenant_id,
                 channel=channel,
                 delivery_ids=ids[i : i + MAX_DELIVERIES_PER_MESSAGE],
+                lane=lane,
             )
             for i in range(0, len(ids), MAX_DELIVERIES_PER_MESSAGE)
         ]
         for channel, ids in by_channel.items()
     }
+
+
+def enqueue_deliveries(
+    tenant_id: str,
+    rows: list[dict[str, Any]],
+    lane: Lane,
+    channel_queues: Mapping[str, MessageQueue],
+    bulk_queues: Mapping[str, MessageQueue] | None,
+    *,
+    delay_seconds: int = 0,
+) -> None:
+    """Send deliveries (`id`, `channel`) to their channels' queues of `lane`."""
+    queues = lane_queues(lane, channel_queues, bulk_queues)
+    for channel, messages in pack_messages(tenant_id, rows, lane).items():
+        queues[channel].send_many(messages, delay_seconds=delay_seconds)
 
 
 def dispatch_notification(
@@ -186,8 +208,7 @@ def dispatch_notification(
         queued = deliveries.queued_for_notification(conn, notification_id)
         wake_at = deliveries.next_quiet_hours_end(conn, notification_id)
 
-    for channel, messages in pack_messages(tenant_id, queued).items():
-        ports.channel_queues[channel].send_many(messages)
+    enqueue_deliveries(tenant_id, queued, row["lane"], ports.channel_queues, ports.bulk_queues)
     if wake_at is not None:
         _wake_up_at(ports.scheduler, tenant_id, notification_id, wake_at)
         if ports.sweeps is not None:
@@ -285,8 +306,7 @@ def dispatch_batch_slice(
             (d.next_attempt_at for d in planned if d.reason == "quiet_hours" and d.next_attempt_at),
             default=None,
         )
-    for channel, messages in pack_messages(tenant_id, queued).items():
-        ports.channel_queues[channel].send_many(messages)
+    enqueue_deliveries(tenant_id, queued, row["lane"], ports.channel_queues, ports.bulk_queues)
     if wake_at is not None:
         _wake_up_at(ports.scheduler, tenant_id, notification_id, wake_at)
         if ports.sweeps is not None:

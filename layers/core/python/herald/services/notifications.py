@@ -28,6 +28,7 @@ from herald.models.notifications import (
 from herald.services import idempotency, push, templates
 from herald.services.cursors import decode_cursor, page_rows
 from herald.services.idempotency import StoredResponse
+from herald.services.lanes import lane_for
 from herald.services.sweep_schedule import SweepSchedule
 from herald.services.templates import TemplateSend
 from herald.services.text_messages import measure_text
@@ -201,6 +202,7 @@ def accept_notification(
             schedule_name=notification_id if send_at else None,
             fallback=list(dict.fromkeys(request.fallback)),
             fallback_after_seconds=request.fallback_after_seconds,
+            lane=lane_for(request.priority),
         )
         return body
 

@@ -16,7 +16,8 @@ from herald.db.connection import Database
 from herald.models.messages import DispatchMessage
 from herald.services.completion import completion_events
 from herald.services.delivering import RetryPolicy, delivery_event
-from herald.services.dispatch import pack_messages
+from herald.services.dispatch import enqueue_deliveries
+from herald.services.lanes import Lane
 
 logger = logging.getLogger(__name__)
 
@@ -46,14 +47,16 @@ def sweep(
     policy: RetryPolicy | None = None,
     now: datetime | None = None,
     publisher: EventPublisher | None = None,
+    bulk_queues: Mapping[str, MessageQueue] | None = None,
 ) -> SweepResult:
     """Re-enqueue what should be moving but is not.
 
     - notifications still `accepted` (enqueue lost) or `scheduled` past their time (schedule
       lost) -> the dispatch queue;
     - deliveries in flight that nobody holds (message lost or dead-lettered, lease lapsed)
-      -> their channel queue, or, once out of attempts, `failed` with reason
-      `dead_lettered` (their `delivery.failed` event published to `publisher`).
+      -> their channel queue of their lane (`bulk_queues` for the bulk one), or, once out
+      of attempts, `failed` with reason `dead_lettered` (their `delivery.failed` event
+      published to `publisher`).
     Re-enqueueing is harmless: dispatch is idempotent and workers claim before sending. A
     notification with fallback channels whose delivery failed here goes back to dispatch,
     which takes the next fallback step.
@@ -97,12 +100,11 @@ def sweep(
             + completed
         )
     retry = [d for d in stuck if d["attempts"] < policy.max_attempts]
-    by_tenant: dict[str, list[dict[str, Any]]] = {}
+    by_tenant: dict[tuple[str, Lane], list[dict[str, Any]]] = {}
     for d in retry:
-        by_tenant.setdefault(d["tenant_id"], []).append(d)
-    for tenant_id, rows in by_tenant.items():
-        for channel, messages in pack_messages(tenant_id, rows).items():
-            channel_queues[channel].send_many(messages)
+        by_tenant.setdefault((d["tenant_id"], d["lane"]), []).append(d)
+    for (tenant_id, lane), rows in by_tenant.items():
+        enqueue_deliveries(tenant_id, rows, lane, channel_queues, bulk_queues)
     if slices:
         logger.warning("sweeper: %d batch slices re-enqueued", len(slices))
     if stalled or retry or failed:
@@ -122,6 +124,7 @@ def recover(
     *,
     policy: RetryPolicy | None = None,
     publisher: EventPublisher | None = None,
+    bulk_queues: Mapping[str, MessageQueue] | None = None,
 ) -> SweepResult:
     """Put all in-flight work back on the queues at once, after a restart that lost both the
     queues' messages and every worker (the local runtime: moto keeps queues in memory).
@@ -144,13 +147,15 @@ def recover(
         delivery_grace=timedelta(0),
         policy=policy,
         publisher=publisher,
+        bulk_queues=bulk_queues,
     )
     now = datetime.now(UTC)
-    by_wait: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    by_wait: dict[tuple[str, int, Lane], list[dict[str, Any]]] = {}
     for d in waiting:
-        wait = math.ceil((d["next_attempt_at"] - now).total_seconds())
-        by_wait.setdefault((d["tenant_id"], min(max(wait, 0), MAX_DELAY_SECONDS)), []).append(d)
-    for (tenant_id, wait), rows in by_wait.items():
-        for channel, messages in pack_messages(tenant_id, rows).items():
-            channel_queues[channel].send_many(messages, delay_seconds=wait)
+        wait = min(
+            max(math.ceil((d["next_attempt_at"] - now).total_seconds()), 0), MAX_DELAY_SECONDS
+        )
+        by_wait.setdefault((d["tenant_id"], wait, d["lane"]), []).append(d)
+    for (tenant_id, wait, lane), rows in by_wait.items():
+        enqueue_deliveries(tenant_id, rows, lane, channel_queues, bulk_queues, delay_seconds=wait)
     return replace(result, deliveries_requeued=result.deliveries_requeued + len(waiting))
