@@ -194,3 +194,7 @@ WEBHOOK_WORKER_FUNCTION = FunctionSpec(
 )
 WEBHOOK_QUEUE_NAME = f"{NAME_PREFIX}-webhook"
 WEBHOOK_MAX_CONCURRENCY = 5
+
+# Integrations (a tenant's own provider accounts): one secret each under this prefix, the
+# only secrets the API may create, change or delete.
+INTEGRATION_SECRET_PREFIX = f"{NAME_PREFIX}/integrations"

@@ -48,6 +48,7 @@ from infra.constants import (
 from infra.database import Database
 from infra.events import EventsTopic
 from infra.functions import Binding, FunctionPlatform, HeraldFunction, SharedLayers
+from infra.integrations import IntegrationSecrets
 from infra.migrations import MigrationsOnDeploy
 from infra.monitoring import DeadLetterAlarms
 from infra.network import Network
@@ -84,6 +85,7 @@ class HeraldStack(Stack):
         link_signing = LinkSigningSecret(self, "LinkSigningSecret")
         vapid_keys = VapidSecret(self, "VapidSecret")
         events = EventsTopic(self, "Events")
+        integration_secrets = IntegrationSecrets(self, "IntegrationSecrets")
         platform = FunctionPlatform(
             vpc=network.vpc,
             layers=SharedLayers(self, "Layers", requirements=requirements),
@@ -181,6 +183,7 @@ class HeraldStack(Stack):
                 events.publisher(),  # delivery.read when an inbox item is read
                 inbox_socket.pusher(),  # inbox counts after each change
                 webhook_events_queue.sender(),  # webhook tests and replays
+                integration_secrets.manager(),  # /v1/integrations: one secret each
                 dead_letter_admin(  # GET /v1/dead-letters, POST /v1/dead-letters/redrive
                     self,
                     {

@@ -47,6 +47,7 @@ from local.simulator.outbox import Outbox
 
 API_VERSION = "2010-04-01"
 MESSAGES_PATH = re.compile(rf"^/{API_VERSION}/Accounts/(AC[0-9a-zA-Z]+)/Messages\.json$")
+ACCOUNT_PATH = re.compile(rf"^/{API_VERSION}/Accounts/(AC[0-9a-zA-Z]+)\.json$")
 INBOUND_PATH = "/v1/callbacks/twilio/inbound"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 WHATSAPP = "whatsapp:"
@@ -103,6 +104,29 @@ class TwilioSimulator:
 
     def matches(self, request: DevRequest) -> bool:
         return request.method == "POST" and MESSAGES_PATH.match(request.path) is not None
+
+    def matches_account(self, request: DevRequest) -> bool:
+        return request.method == "GET" and ACCOUNT_PATH.match(request.path) is not None
+
+    def fetch_account(self, request: DevRequest) -> DevResponse:
+        """`GET /2010-04-01/Accounts/{AccountSid}.json`: what a credentials check fetches."""
+        path = ACCOUNT_PATH.match(request.path)
+        if path is None or not self._authorized(request, path.group(1)):
+            return _error((401, 20003, "Authenticate"))
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}.json"
+        return DevResponse(
+            200,
+            {
+                "sid": self.account_sid,
+                "friendly_name": "Herald simulator",
+                "status": "active",
+                "type": "Full",
+                "owner_account_sid": self.account_sid,
+                "date_created": "Tue, 01 Dec 2026 00:00:00 +0000",
+                "date_updated": "Tue, 01 Dec 2026 00:00:00 +0000",
+                "uri": uri,
+            },
+        )
 
     def create_message(self, request: DevRequest) -> DevResponse:
         """`POST /2010-04-01/Accounts/{AccountSid}/Messages.json`."""

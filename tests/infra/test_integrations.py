@@ -1,0 +1,54 @@
+"""Integration secrets: the API manages them under one name prefix, nowhere else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.infra.cfn import Resources, as_list, herald_functions, logical_id, of_type
+
+pytestmark = pytest.mark.infra
+
+WRITES = {
+    "secretsmanager:CreateSecret",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:DeleteSecret",
+}
+
+
+def _statements(resources: Resources, handler: str) -> list[dict[str, Any]]:
+    role_id = logical_id(herald_functions(resources)[handler]["Properties"]["Role"])
+    return [
+        statement
+        for policy in of_type(resources, "AWS::IAM::Policy").values()
+        if role_id in {logical_id(role) for role in policy["Properties"]["Roles"]}
+        for statement in as_list(policy["Properties"]["PolicyDocument"]["Statement"])
+    ]
+
+
+def test_the_api_writes_secrets_only_under_the_integrations_prefix(resources: Resources) -> None:
+    # given
+    statements = _statements(resources, "functions.api.handler.handler")
+
+    # when
+    writing = [s for s in statements if WRITES & set(as_list(s["Action"]))]
+
+    # then one statement, naming the prefix
+    assert len(writing) == 1
+    assert set(as_list(writing[0]["Action"])) >= WRITES
+    resource = writing[0]["Resource"]["Fn::Join"][1]
+    assert resource[-1] == ":secret:herald/integrations/*"
+
+
+def test_no_other_function_writes_secrets(resources: Resources) -> None:
+    # when
+    writers = {
+        handler
+        for handler in herald_functions(resources)
+        for statement in _statements(resources, handler)
+        if WRITES & set(as_list(statement["Action"]))
+    }
+
+    # then
+    assert writers == {"functions.api.handler.handler"}
