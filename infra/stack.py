@@ -50,7 +50,7 @@ from infra.events import EventsTopic
 from infra.functions import Binding, FunctionPlatform, HeraldFunction, SharedLayers
 from infra.integrations import IntegrationSecrets
 from infra.migrations import MigrationsOnDeploy
-from infra.monitoring import DeadLetterAlarms
+from infra.monitoring import CircuitBreakerAlarm, DeadLetterAlarms
 from infra.network import Network
 from infra.profile import DeploymentProfile
 from infra.queues import RedrivenQueue, dead_letter_admin
@@ -267,6 +267,7 @@ class HeraldStack(Stack):
                 api.public_url(),
                 link_signing.reader(),  # signs the links it puts into emails
                 Binding(environment={"HERALD_EMAIL_FROM": email_from}),
+                integration_secrets.reader(),  # tenants' own SendGrid and SES accounts
             ],
         )
         consume(
@@ -431,6 +432,8 @@ class HeraldStack(Stack):
                 webhook_queue,
             ],
         )
+
+        CircuitBreakerAlarm(self, "CircuitBreakerAlarm")
 
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "DispatchQueueUrl", value=dispatch_queue.queue.queue_url)

@@ -22,6 +22,8 @@ SCHEDULER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/herald-scheduler"
 # The function sweep schedules invoke (the local runtime's scheduler emulator calls it).
 SWEEPER_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:herald-sweeper"
 MAX_RECEIVE_COUNT = 5
+# The SES configuration set whose events (through SNS) update deliveries, as CDK names it.
+SES_CONFIGURATION_SET = "herald"
 
 
 @dataclass(frozen=True)

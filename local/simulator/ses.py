@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+from email.utils import parseaddr
 import secrets
 import threading
 from collections.abc import Callable
@@ -38,7 +39,7 @@ from local.simulator.outbox import Outbox
 SEND_PATH = "/v2/email/outbound-emails"
 SIMULATOR_SUCCESS_ADDRESS = "success@simulator.amazonses.com"
 _ACCOUNT = "123456789012"
-_CREDENTIAL = re.compile(r"Credential=([A-Z0-9]+)/")
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 _FAILURES = {
     "invalid": (400, "BadRequestException", "Illegal address"),
     "ratelimit": (429, "TooManyRequestsException", "Maximum sending rate exceeded."),
@@ -149,7 +150,7 @@ def _outbox_entry(
         "channel": "email",
         "provider": "ses",
         "to": recipient,
-        "from": body["FromEmailAddress"],
+        "from": parseaddr(body["FromEmailAddress"])[1],
         "subject": simple["Subject"]["Data"],
         "text": content.get("Text", {}).get("Data"),
         "html": content.get("Html", {}).get("Data"),
@@ -171,7 +172,7 @@ def _mail(
     config_set: str,
 ) -> dict[str, Any]:
     """The `mail` object of every event of one message, message tags included."""
-    source = body["FromEmailAddress"]
+    source = parseaddr(body["FromEmailAddress"])[1]
     return {
         "timestamp": _now(),
         "source": source,

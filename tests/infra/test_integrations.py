@@ -52,3 +52,38 @@ def test_no_other_function_writes_secrets(resources: Resources) -> None:
 
     # then
     assert writers == {"functions.api.handler.handler"}
+
+
+def test_an_alarm_watches_breakers_opening(resources: Resources) -> None:
+    # when
+    alarms = [
+        alarm["Properties"]
+        for alarm in of_type(resources, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("MetricName") == "CircuitOpened"
+    ]
+
+    # then
+    (alarm,) = alarms
+    assert alarm["Namespace"] == "Herald"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "herald"}]
+    assert alarm["Threshold"] == 0
+
+
+def test_the_email_worker_reads_integration_secrets_only(resources: Resources) -> None:
+    # when
+    statements = _statements(resources, "functions.workers.email_worker.handler")
+    prefixed = [
+        s
+        for s in statements
+        if any(
+            "Fn::Join" in r and r["Fn::Join"][1][-1] == ":secret:herald/integrations/*"
+            for r in as_list(s["Resource"])
+        )
+    ]
+
+    # then
+    (reading,) = prefixed
+    assert set(as_list(reading["Action"])) == {
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+    }

@@ -202,6 +202,7 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
             sqs.purge_queue(QueueUrl=url)
     stack.simulator.outbox.clear()
     stack.simulator.twilio.throttle(0)
+    stack.simulator.modes.reset()
     yield
 
 

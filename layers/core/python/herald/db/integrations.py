@@ -134,3 +134,14 @@ def save_circuits(
             [c[4] for c in circuits],
         ),
     )
+
+
+def circuits_of(conn: Connection, integration_ids: Sequence[str]) -> list[Row]:
+    """The breakers of these integrations as they stand (none stored yet: closed)."""
+    return conn.execute(
+        "SELECT i.id, COALESCE(c.state, 'closed') AS circuit_state,"
+        " c.opened_at AS circuit_opened_at, COALESCE(c.outcomes, '{}') AS circuit_outcomes"
+        " FROM integrations i LEFT JOIN integration_circuits c ON c.integration_id = i.id"
+        " WHERE i.id = ANY(%s)",
+        (list(integration_ids),),
+    ).fetchall()

@@ -116,23 +116,6 @@ class Circuit:
         self.opened_here, self.closed_here = True, False
 
 
-def load(rows: Sequence[dict[str, Any]], policy: BreakerPolicy) -> list[Circuit]:
-    """The breakers of integrations as resolved (rows of `integrations.active_for_channel`)."""
-    return [
-        Circuit(
-            integration_id=row["id"],
-            tenant_id=row["tenant_id"],
-            provider=row["provider"],
-            channel=row["channel"],
-            policy=policy,
-            state=row["circuit_state"],
-            outcomes=list(row["circuit_outcomes"]),
-            opened_at=row["circuit_opened_at"],
-        )
-        for row in rows
-    ]
-
-
 def save(conn: Connection, circuits: Sequence[Circuit]) -> list[dict[str, Any]]:
     """Write what a batch saw of its breakers, in one transaction; returns the
     `integration.circuit_opened`/`_closed` events of the breakers that changed.
