@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import json
 import re
-from email.utils import parseaddr
 import secrets
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from typing import Any
 
 from local.http import DevRequest, DevResponse
