@@ -23,6 +23,7 @@ HANDLER_MODULES = (
     "functions.realtime.handler",
     "functions.workers.webhook_events_worker",
     "functions.workers.webhook_worker",
+    "functions.webhooks.ses_events",
 )
 
 

@@ -30,6 +30,7 @@ from local.aws_resources import (
     free_port,
     new_links_secret,
     provision,
+    sns_publisher,
 )
 from local.functions import function_environment, import_handlers
 from local.gateway import Gateway
@@ -132,6 +133,7 @@ class Runtime:
             vapid_secret=vapid_secret,
         )
         self.simulator.expect_vapid_key(vapid.public_key(vapid_secret))
+        self.simulator.ses.publish_events_with(sns_publisher(self.resources.ses_events_topic_arn))
         websocket_port = self.config.websocket_port or self.config.port + 1
         management_port = free_port()
         os.environ.update(
@@ -167,6 +169,7 @@ class Runtime:
                 "webhook-events-worker",
             ),
             (self.resources.webhook, "functions.workers.webhook_worker", "webhook-worker"),
+            (self.resources.ses_events, "functions.webhooks.ses_events", "ses-events"),
         ):
             function = LocalFunction(name, handlers[module].handler, 60)
             pollers.append(QueuePoller(sqs, queue.url, queue.arn, function))
