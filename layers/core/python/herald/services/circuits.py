@@ -151,8 +151,11 @@ def _transition(circuit: Circuit, state: str, outcomes: list[bool]) -> dict[str,
     """The event of a breaker that opened or closed, logged as a warning."""
     rate = failure_rate(outcomes) if state == "open" else None
     logger.warning(
-        "circuit %s",
+        "circuit %s: integration %s (%s) of tenant %s",
         state,
+        circuit.integration_id,
+        circuit.provider,
+        circuit.tenant_id,
         extra={
             "integration_id": circuit.integration_id,
             "tenant_id": circuit.tenant_id,
