@@ -199,3 +199,13 @@ WEBHOOK_MAX_CONCURRENCY = 5
 # Integrations (a tenant's own provider accounts): one secret each under this prefix, the
 # only secrets the API may create, change or delete.
 INTEGRATION_SECRET_PREFIX = f"{NAME_PREFIX}/integrations"
+
+# Amazon SES: the configuration set every SES send names, whose events (delivery, bounce,
+# complaint, open, click) go to an SNS topic feeding the SES-events queue and its function.
+SES_CONFIGURATION_SET_NAME = NAME_PREFIX
+SES_EVENTS_TOPIC_NAME = f"{NAME_PREFIX}-ses-events"
+SES_EVENTS_QUEUE_NAME = f"{NAME_PREFIX}-ses-events"
+SES_EVENTS_FUNCTION = FunctionSpec(
+    "ses-events", "functions.webhooks.ses_events.handler", "webhooks", Duration.seconds(30), 256
+)
+SES_EVENTS_MAX_CONCURRENCY = 2

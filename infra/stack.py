@@ -28,6 +28,9 @@ from infra.constants import (
     PUSH_QUEUE_NAME,
     PUSH_WORKER_FUNCTION,
     REALTIME_FUNCTION,
+    SES_EVENTS_FUNCTION,
+    SES_EVENTS_MAX_CONCURRENCY,
+    SES_EVENTS_QUEUE_NAME,
     SMS_QUEUE_NAME,
     SMS_WORKER_FUNCTION,
     SWEEPER_FUNCTION,
@@ -57,6 +60,7 @@ from infra.queues import RedrivenQueue, dead_letter_admin
 from infra.realtime import InboxWebSocketApi
 from infra.scheduler import SendScheduler
 from infra.secrets import LinkSigningSecret, ProviderSecret, VapidSecret
+from infra.ses import SesSending
 from infra.workers import consume
 
 
@@ -165,6 +169,15 @@ class HeraldStack(Stack):
             environment_prefix="HERALD_WEBHOOK_QUEUE",
         )
 
+        ses_events_queue = RedrivenQueue(
+            self,
+            "SesEventsQueue",
+            queue_name=SES_EVENTS_QUEUE_NAME,
+            consumer_timeout=SES_EVENTS_FUNCTION.timeout,
+            environment_prefix="HERALD_SES_EVENTS_QUEUE",
+        )
+        ses_sending = SesSending(self, "SesSending", events_queue=ses_events_queue)
+
         # client --HTTPS--> HTTP API --> functions/api: writes, sends now or schedules.
         api = HttpApi(self, "Api")
         api_function = HeraldFunction(
@@ -184,6 +197,7 @@ class HeraldStack(Stack):
                 inbox_socket.pusher(),  # inbox counts after each change
                 webhook_events_queue.sender(),  # webhook tests and replays
                 integration_secrets.manager(),  # /v1/integrations: one secret each
+                ses_sending.sender(),  # an SES integration's test call
                 dead_letter_admin(  # GET /v1/dead-letters, POST /v1/dead-letters/redrive
                     self,
                     {
@@ -268,6 +282,7 @@ class HeraldStack(Stack):
                 link_signing.reader(),  # signs the links it puts into emails
                 Binding(environment={"HERALD_EMAIL_FROM": email_from}),
                 integration_secrets.reader(),  # tenants' own SendGrid and SES accounts
+                ses_sending.sender(),
             ],
         )
         consume(
@@ -430,9 +445,23 @@ class HeraldStack(Stack):
                 in_app_queue,
                 webhook_events_queue,
                 webhook_queue,
+                ses_events_queue,
             ],
         )
 
+        # SES configuration set --> SNS --> ses-events queue --> functions/webhooks/ses_events.
+        ses_events_function = HeraldFunction(
+            self,
+            "SesEventsFunction",
+            spec=SES_EVENTS_FUNCTION,
+            platform=platform,
+            uses=[database.client(), events.publisher()],
+        )
+        consume(
+            ses_events_function.function,
+            ses_events_queue,
+            max_concurrency=SES_EVENTS_MAX_CONCURRENCY,
+        )
         CircuitBreakerAlarm(self, "CircuitBreakerAlarm")
 
         CfnOutput(self, "ApiUrl", value=api.url)

@@ -45,6 +45,9 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_WEBHOOK_EVENTS_QUEUE_URL",
             "HERALD_WEBHOOK_EVENTS_QUEUE_ARN",
             "HERALD_DEAD_LETTER_QUEUES",  # GET /v1/dead-letters, POST /v1/dead-letters/redrive
+            # /v1/integrations: one secret each; an SES integration's test call.
+            "HERALD_INTEGRATION_SECRET_PREFIX",
+            "HERALD_SES_CONFIGURATION_SET",
         },
     ),
     "functions.webhooks.handler.handler": (
@@ -116,6 +119,9 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             # Fallbacks: hands a notification back to dispatch when a delivery gives up.
             "HERALD_DISPATCH_QUEUE_URL",
             "HERALD_DISPATCH_QUEUE_ARN",
+            # Tenants' own SendGrid and SES integrations.
+            "HERALD_INTEGRATION_SECRET_PREFIX",
+            "HERALD_SES_CONFIGURATION_SET",
         },
     ),
     **{
@@ -196,6 +202,8 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_DISPATCH_QUEUE_ARN",
         },
     ),
+    # SES events through SNS: applied to deliveries, status events published.
+    "functions.webhooks.ses_events.handler": (30, 256, {"HERALD_EVENTS_TOPIC_ARN"}),
 }
 
 

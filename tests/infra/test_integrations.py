@@ -87,3 +87,48 @@ def test_the_email_worker_reads_integration_secrets_only(resources: Resources) -
         "secretsmanager:GetSecretValue",
         "secretsmanager:DescribeSecret",
     }
+
+
+def test_ses_events_reach_herald_through_sns_and_a_queue(resources: Resources) -> None:
+    # given
+    (config_set,) = of_type(resources, "AWS::SES::ConfigurationSet").values()
+    (destination,) = of_type(resources, "AWS::SES::ConfigurationSetEventDestination").values()
+    ((topic_id, _),) = [
+        (key, topic)
+        for key, topic in of_type(resources, "AWS::SNS::Topic").items()
+        if topic["Properties"]["TopicName"] == "herald-ses-events"
+    ]
+    subscriptions = [
+        s["Properties"]
+        for s in of_type(resources, "AWS::SNS::Subscription").values()
+        if logical_id(s["Properties"]["TopicArn"]) == topic_id
+    ]
+
+    # then
+    assert config_set["Properties"]["Name"] == "herald"
+    event = destination["Properties"]["EventDestination"]
+    assert {"delivery", "bounce", "complaint", "open", "click"} <= set(event["MatchingEventTypes"])
+    assert logical_id(event["SnsDestination"]["TopicARN"]) == topic_id
+    (subscription,) = subscriptions
+    assert subscription["Protocol"] == "sqs"
+    assert "SesEventsQueue" in subscription["Endpoint"]["Fn::GetAtt"][0]
+
+
+def test_only_the_email_worker_and_the_api_may_send_with_ses(resources: Resources) -> None:
+    # when
+    senders = {
+        handler: statement
+        for handler in herald_functions(resources)
+        for statement in _statements(resources, handler)
+        if "ses:SendEmail" in as_list(statement["Action"])
+    }
+
+    # then
+    assert set(senders) == {
+        "functions.api.handler.handler",
+        "functions.workers.email_worker.handler",
+    }
+    for statement in senders.values():
+        assert as_list(statement["Action"]) == ["ses:SendEmail"]
+        tails = [r["Fn::Join"][1][-1] for r in as_list(statement["Resource"])]
+        assert sorted(tails) == [":configuration-set/herald", ":identity/*"]

@@ -60,7 +60,9 @@ def test_every_sqs_event_source_mapping_reports_batch_item_failures(resources: R
     }
 
     # then
-    assert len(response_types) == 9, "dispatch, the seven channel workers and webhook events"
+    assert len(response_types) == 10, (
+        "dispatch, the seven channel workers, webhook events and SES events"
+    )
     for key, types in response_types.items():
         assert "ReportBatchItemFailures" in types, key
         assert mappings[key]["Properties"]["BatchSize"] == 10, key
