@@ -6,13 +6,12 @@ prefix; its policy names that prefix, and the workers may only read under it.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, ArnFormat, Stack, Validations
-from aws_cdk import aws_iam as iam
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.constants import INTEGRATION_SECRET_PREFIX
-from infra.functions import Binding
+from infra.functions import Binding, allow_by_pattern
 
 _MANAGE = (
     "secretsmanager:CreateSecret",
@@ -47,22 +46,14 @@ class IntegrationSecrets(Construct):
 
     def _binding(self, actions: tuple[str, ...]) -> Binding:
         def grant(function: lambda_.Function) -> None:
-            function.add_to_role_policy(
-                iam.PolicyStatement(actions=list(actions), resources=[self.arn_pattern])
-            )
-            assert function.role is not None
-            Validations.of(function.role).acknowledge(
-                Acknowledgment(
-                    id=(
-                        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:"
-                        "<AWS::Region>:<AWS::AccountId>:secret:"
-                        f"{INTEGRATION_SECRET_PREFIX}/*]"
-                    ),
-                    reason=(
-                        "One secret per tenant integration, created at run time by the API; "
-                        "the grant is limited to the integrations name prefix."
-                    ),
-                )
+            allow_by_pattern(
+                function,
+                actions,
+                [self.arn_pattern],
+                pattern="arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:"
+                f"secret:{INTEGRATION_SECRET_PREFIX}/*",
+                reason="One secret per tenant integration, created at run time by the API; "
+                "the grant is limited to the integrations name prefix.",
             )
 
         return Binding(

@@ -9,7 +9,6 @@ through this configuration set and the account's verified identities.
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Stack, Validations
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
@@ -17,7 +16,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra.constants import SES_CONFIGURATION_SET_NAME, SES_EVENTS_TOPIC_NAME
-from infra.functions import Binding
+from infra.functions import Binding, allow_by_pattern
 from infra.queues import RedrivenQueue
 
 _EVENTS = (
@@ -74,22 +73,14 @@ class SesSending(Construct):
         """`ses:SendEmail` through this configuration set and the account's identities."""
 
         def grant(function: lambda_.Function) -> None:
-            function.add_to_role_policy(
-                iam.PolicyStatement(actions=["ses:SendEmail"], resources=self._send_resources)
-            )
-            assert function.role is not None
-            Validations.of(function.role).acknowledge(
-                Acknowledgment(
-                    id=(
-                        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:"
-                        "<AWS::AccountId>:identity/*]"
-                    ),
-                    reason=(
-                        "A tenant's SES integration sends from any identity verified in the "
-                        "account, which is not known at synth time; sending is limited to "
-                        "ses:SendEmail through Herald's configuration set."
-                    ),
-                )
+            allow_by_pattern(
+                function,
+                ["ses:SendEmail"],
+                self._send_resources,
+                pattern="arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*",
+                reason="A tenant's SES integration sends from any identity verified in the "
+                "account, which is not known at synth time; sending is limited to "
+                "ses:SendEmail through Herald's configuration set.",
             )
 
         return Binding(
