@@ -123,6 +123,7 @@ integration_ports = IntegrationPorts(
             twilio_api_base_url=settings.twilio_api_base_url,
             ses_endpoint_url=settings.ses_endpoint_url,
             ses_configuration_set=settings.ses_configuration_set,
+            fcm_simulator_url=settings.fcm_simulator_url,
         )
     ),
     breaker=breaker_policy(settings),

@@ -9,6 +9,8 @@ from typing import Any
 
 import boto3
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from local.aws_resources import REGION
 from tests.integration.conftest import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, Stack, Tenant
@@ -266,3 +268,43 @@ def test_twilio_and_web_push_test_calls(stack: Stack, tenant: Tenant) -> None:
     assert public_key in vapid_result["detail"]
     assert "PRIVATE" in _secret(_secret_id(stack, web_push["id"]))["vapid_private_key"]
     assert TWILIO_AUTH_TOKEN not in json.dumps(twilio_result)
+
+
+def test_an_fcm_test_call_is_a_validate_only_send(stack: Stack, tenant: Tenant) -> None:
+    # given the simulator's own Firebase project, and one whose key FCM does not know
+    known = stack.simulator.fcm_service_account()
+    stranger = {
+        **known,
+        "private_key": rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode(),
+    }
+    results = []
+    for account in (known, stranger):
+        created = _create(
+            stack,
+            tenant.key,
+            {
+                "channel": "push",
+                "provider": "fcm",
+                "name": "Firebase",
+                "credentials": {"service_account": account},
+            },
+        )
+        assert created["settings"] == {"project_id": known["project_id"]}
+
+        # when
+        _, _, result = call_api(
+            stack, "POST", f"/v1/integrations/{created['id']}/test", key=tenant.key
+        )
+        results.append(result)
+
+    # then FCM validated the first without delivering anything, and refused the second
+    assert results[0]["ok"] is True, results[0]
+    assert "validate_only" in results[0]["detail"]
+    assert results[1]["ok"] is False
+    assert stack.simulator.outbox.list() == []

@@ -24,6 +24,7 @@ class ProbeTargets:
     twilio_api_base_url: str | None = None
     ses_endpoint_url: str | None = None
     ses_configuration_set: str | None = None
+    fcm_simulator_url: str | None = None
 
 
 def provider_probe(targets: ProbeTargets) -> Probe:
@@ -37,6 +38,8 @@ def provider_probe(targets: ProbeTargets) -> Probe:
                 return _ses(targets, credentials, settings)
             if provider == "twilio":
                 return _twilio(targets, credentials)
+            if provider == "fcm":
+                return _fcm(targets, credentials)
             if provider == "web_push":
                 return _web_push(settings)
         except SendError as exc:
@@ -75,6 +78,13 @@ def _twilio(targets: ProbeTargets, credentials: dict[str, Any]) -> str:
         credentials["auth_token"],
         api_base_url=targets.twilio_api_base_url,
     )
+    return sender.check()
+
+
+def _fcm(targets: ProbeTargets, credentials: dict[str, Any]) -> str:
+    from herald.channels.fcm_push import FcmPushSender
+
+    sender = FcmPushSender(credentials["service_account"], simulator_url=targets.fcm_simulator_url)
     return sender.check()
 
 
