@@ -4,17 +4,19 @@ another."""
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 from typing import Any
 
 import boto3
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from local.aws_resources import REGION
 from tests.integration.conftest import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, Stack, Tenant
-from tests.integration.pipeline import call_api
+from tests.integration.pipeline import call_api, call_callback, run_pipeline, send_email
 
 SENDGRID_KEY = "SG.tenantkey01.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 NOT_A_KEY = "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n"
@@ -308,3 +310,71 @@ def test_an_fcm_test_call_is_a_validate_only_send(stack: Stack, tenant: Tenant) 
     assert "validate_only" in results[0]["detail"]
     assert results[1]["ok"] is False
     assert stack.simulator.outbox.list() == []
+
+
+def _sign(key: ec.EllipticCurvePrivateKey, payload: str) -> dict[str, str]:
+    timestamp = str(int(time.time()))
+    signature = key.sign((timestamp + payload).encode(), ec.ECDSA(hashes.SHA256()))
+    return {
+        "x-twilio-email-event-webhook-signature": base64.b64encode(signature).decode(),
+        "x-twilio-email-event-webhook-timestamp": timestamp,
+    }
+
+
+def test_a_tenants_own_sendgrid_reports_events_signed_with_its_own_key(
+    stack: Stack, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    # given a SendGrid integration with its account's Event Webhook key, and an email it sent
+    account_key = ec.generate_private_key(ec.SECP256R1())
+    public = account_key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    body = _sendgrid()
+    body["settings"]["webhook_public_key"] = base64.b64encode(public).decode()
+    integration = _create(stack, tenant.key, body)
+    _, _, accepted = send_email(stack, tenant.key, ["ada@example.com"])
+    _, _, foreign = send_email(stack, other_tenant.key, ["bob@example.com"])
+    run_pipeline(stack)
+    mine = _only_delivery(stack, tenant.key, accepted["id"])
+    theirs = _only_delivery(stack, other_tenant.key, foreign["id"])
+    assert mine["integration_id"] == integration["id"]
+    payload = json.dumps(
+        [
+            {
+                "event": "delivered",
+                "sg_event_id": "e1",
+                "timestamp": int(time.time()),
+                "delivery_id": mine["id"],
+                "tenant_id": tenant.id,
+            },
+            {
+                "event": "delivered",
+                "sg_event_id": "e2",
+                "timestamp": int(time.time()),
+                "delivery_id": theirs["id"],
+                "tenant_id": other_tenant.id,
+            },
+        ]
+    )
+    path = f"/v1/callbacks/sendgrid/{integration['id']}"
+
+    # when signed with the deployment's key, then with the account's own
+    refused, _ = call_callback(stack, path, payload, stack.sign_sendgrid(payload))
+    status, result = call_callback(stack, path, payload, _sign(account_key, payload))
+
+    # then only the account's signature counts, and only for its tenant's delivery
+    assert refused == 401
+    assert status == 200, result
+    assert _only_delivery(stack, tenant.key, accepted["id"])["status"] == "delivered"
+    assert _only_delivery(stack, other_tenant.key, foreign["id"])["status"] == "sent"
+    unknown, _ = call_callback(
+        stack, "/v1/callbacks/sendgrid/int_unknown", payload, _sign(account_key, payload)
+    )
+    assert unknown == 401
+
+
+def _only_delivery(stack: Stack, key: str, notification_id: str) -> dict[str, Any]:
+    _, _, body = call_api(stack, "GET", f"/v1/notifications/{notification_id}", key=key)
+    (delivery,) = body["deliveries"]
+    result: dict[str, Any] = delivery
+    return result

@@ -145,3 +145,12 @@ def circuits_of(conn: Connection, integration_ids: Sequence[str]) -> list[Row]:
         " WHERE i.id = ANY(%s)",
         (list(integration_ids),),
     ).fetchall()
+
+
+def sendgrid_by_id(conn: Connection, integration_id: str) -> Row | None:
+    """An active SendGrid integration, whatever its tenant (its Event Webhook names it)."""
+    return conn.execute(
+        "SELECT id, tenant_id, settings FROM integrations"
+        " WHERE id = %s AND provider = 'sendgrid' AND active",
+        (integration_id,),
+    ).fetchone()

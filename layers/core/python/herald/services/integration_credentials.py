@@ -7,6 +7,7 @@ stored. Only shapes are checked here; `POST /v1/integrations/{id}/test` asks the
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,7 +104,22 @@ def _sendgrid(
         problems.add("credentials.api_key", "required")
     elif key and not _SENDGRID_KEY.fullmatch(key):
         problems.add("credentials.api_key", "not a SendGrid API key (SG.<id>.<secret>)")
-    return Checked(values, _email_settings(settings, (), problems), key[-4:] or None)
+    checked = _email_settings(settings, ("webhook_public_key",), problems)
+    public_key = checked.get("webhook_public_key")
+    if public_key and not _is_ec_public_key(public_key):
+        problems.add(
+            "settings.webhook_public_key",
+            "not the Event Webhook verification key (base64 DER, as SendGrid shows it)",
+        )
+    return Checked(values, checked, key[-4:] or None)
+
+
+def _is_ec_public_key(value: str) -> bool:
+    try:
+        key = serialization.load_der_public_key(base64.b64decode(value, validate=True))
+    except (ValueError, TypeError, binascii.Error):
+        return False
+    return isinstance(key, ec.EllipticCurvePublicKey)
 
 
 def _ses(credentials: dict[str, Any], settings: dict[str, Any], problems: _Problems) -> Checked:
