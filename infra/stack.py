@@ -309,6 +309,7 @@ class HeraldStack(Stack):
                     providers.reader(),
                     events.publisher(),
                     api.public_url(),  # the status callback URL Twilio is given
+                    integration_secrets.reader(),  # tenants' own Twilio accounts
                 ],
             )
             consume(
@@ -379,8 +380,15 @@ class HeraldStack(Stack):
             "WebhooksFunction",
             spec=WEBHOOKS_FUNCTION,
             platform=platform,
-            # The public URL: Twilio signs the URL it called.
-            uses=[database.client(), providers.reader(), events.publisher(), api.public_url()],
+            # The public URL: Twilio signs the URL it called. Integration secrets: callbacks
+            # of tenants' own Twilio accounts are signed with their own tokens.
+            uses=[
+                database.client(),
+                providers.reader(),
+                events.publisher(),
+                api.public_url(),
+                integration_secrets.reader(),
+            ],
         )
         api.route_callbacks(webhooks_function.function)
 

@@ -106,11 +106,26 @@ def _twilio_form() -> dict[str, str] | None:
     url = settings.public_base_url.rstrip("/") + event.path
     if event.raw_query_string:
         url += "?" + event.raw_query_string
-    auth_token = str(provider_credentials(secret_id).get("twilio_auth_token", ""))
+    auth_token = _twilio_auth_token(event.query_string_parameters or {})
     signature = event.headers.get(twilio_signatures.SIGNATURE_HEADER)
     if not twilio_signatures.verify_signature(auth_token, url, params, signature):
         return None
     return params
+
+
+def _twilio_auth_token(query: dict[str, str]) -> str:
+    """The token a Twilio callback is signed with: the deployment's account's, or, for a
+    message a tenant's own account sent (its callback URL names the integration), that
+    account's. An integration the URL's tenant does not own has no token (401)."""
+    integration_id = query.get("integration_id")
+    if integration_id is None:
+        return str(provider_credentials(secret_id).get("twilio_auth_token", ""))
+    integration = integrations.twilio_of_tenant(
+        db.connection(), query.get("tenant_id", ""), integration_id
+    )
+    if integration is None or not integration["secret_id"]:
+        return ""
+    return str(provider_credentials(integration["secret_id"]).get("auth_token", ""))
 
 
 def _twiml(text: str | None) -> Response[str]:

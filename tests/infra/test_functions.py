@@ -53,7 +53,12 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
     "functions.webhooks.handler.handler": (
         10,
         256,
-        {"HERALD_PROVIDER_SECRET_ID", "HERALD_EVENTS_TOPIC_ARN", "HERALD_PUBLIC_BASE_URL"},
+        {
+            "HERALD_PROVIDER_SECRET_ID",
+            "HERALD_EVENTS_TOPIC_ARN",
+            "HERALD_PUBLIC_BASE_URL",
+            "HERALD_INTEGRATION_SECRET_PREFIX",  # tenants' own Twilio accounts' callbacks
+        },
     ),
     "functions.dispatch.handler.handler": (
         60,
@@ -136,6 +141,7 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
                 "HERALD_PUBLIC_BASE_URL",
                 "HERALD_DISPATCH_QUEUE_URL",
                 "HERALD_DISPATCH_QUEUE_ARN",
+                "HERALD_INTEGRATION_SECRET_PREFIX",  # tenants' own Twilio accounts
             },
         )
         for channel in ("sms", "whatsapp")

@@ -5,12 +5,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from herald.models.messages import ChannelMessage
+from twilio.request_validator import RequestValidator
 
-from tests.integration.conftest import Stack, Tenant
+from tests.integration.conftest import (
+    PUBLIC_BASE_URL,
+    TWILIO_AUTH_TOKEN,
+    LambdaContext,
+    Stack,
+    Tenant,
+    http_event,
+)
 from tests.integration.pipeline import call_api, run_email_worker, run_pipeline, send_email
 from tests.integration.test_events import _events, _subscribed_queue
+from tests.integration.test_sms import only_delivery, send_sms
 
 SENDGRID_KEY = "SG.failover01.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 # The breaker's window (Settings.circuit_min_calls): this many failures open it.
@@ -212,3 +222,82 @@ def test_a_tenant_without_integrations_sends_through_the_deployment_account(
         "sendgrid",
         None,
     )
+
+
+TENANT_TWILIO = [("AC" + "b" * 32, "c" * 32), ("AC" + "d" * 32, "e" * 32)]
+
+
+def _twilio_integrations(stack: Stack, tenant: Tenant) -> list[str]:
+    ids = []
+    for priority, (sid, token) in enumerate(TENANT_TWILIO):
+        status, _, created = call_api(
+            stack,
+            "POST",
+            "/v1/integrations",
+            key=tenant.key,
+            body={
+                "channel": "sms",
+                "provider": "twilio",
+                "name": f"Twilio {priority}",
+                "priority": priority,
+                "credentials": {"account_sid": sid, "auth_token": token},
+                "settings": {"from_number": "+15005550006"},
+            },
+        )
+        assert status == 201, created
+        ids.append(created["id"])
+    return ids
+
+
+def test_sms_fails_over_between_a_tenants_twilio_accounts_and_their_callbacks_verify(
+    stack: Stack, tenant: Tenant
+) -> None:
+    # given the first account down
+    first_id, second_id = _twilio_integrations(stack, tenant)
+    stack.simulator.modes.set("twilio", "down", TENANT_TWILIO[0][0])
+
+    # when
+    notification_id = send_sms(stack, tenant.key)
+    run_pipeline(stack)
+
+    # then the second account sent it
+    delivery = only_delivery(stack, tenant.key, notification_id)
+    assert (delivery["status"], delivery["integration_id"]) == ("sent", second_id)
+    sent = next(e for e in delivery["events"] if e["status"] == "sent")
+    assert [t["integration_id"] for t in sent["detail"]["tried"]] == [first_id]
+
+    # when its status callback comes, signed with that account's own token
+    query = urlencode(
+        {"delivery_id": delivery["id"], "tenant_id": tenant.id, "integration_id": second_id}
+    )
+    url = f"{PUBLIC_BASE_URL}/v1/callbacks/twilio/status?{query}"
+    params = {
+        "MessageSid": delivery["provider_message_id"],
+        "MessageStatus": "delivered",
+        "AccountSid": TENANT_TWILIO[1][0],
+    }
+    forged = _post_status(stack, query, params, RequestValidator(TWILIO_AUTH_TOKEN), url)
+    signed = _post_status(stack, query, params, RequestValidator(TENANT_TWILIO[1][1]), url)
+
+    # then only the account's own signature counts
+    assert forged["statusCode"] == 401
+    assert signed["statusCode"] == 200, signed
+    assert only_delivery(stack, tenant.key, notification_id)["status"] == "delivered"
+
+
+def _post_status(
+    stack: Stack, query: str, params: dict[str, str], signer: RequestValidator, url: str
+) -> dict[str, Any]:
+    event = http_event(
+        "POST",
+        "/v1/callbacks/twilio/status",
+        raw_body=urlencode(params),
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "x-twilio-signature": signer.compute_signature(url, params),
+        },
+    )
+    event["rawQueryString"] = query
+    event["queryStringParameters"] = dict(part.split("=", 1) for part in query.split("&"))
+    response: dict[str, Any] = stack.handlers["webhooks.handler"].handler(event, LambdaContext())
+    return response

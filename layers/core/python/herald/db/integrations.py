@@ -154,3 +154,13 @@ def sendgrid_by_id(conn: Connection, integration_id: str) -> Row | None:
         " WHERE id = %s AND provider = 'sendgrid' AND active",
         (integration_id,),
     ).fetchone()
+
+
+def twilio_of_tenant(conn: Connection, tenant_id: str, integration_id: str) -> Row | None:
+    """A tenant's Twilio integration (active or not: callbacks of messages it sent still
+    come), for its secret."""
+    return conn.execute(
+        "SELECT id, secret_id FROM integrations"
+        " WHERE tenant_id = %s AND id = %s AND provider = 'twilio'",
+        (tenant_id, integration_id),
+    ).fetchone()

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from herald.db import integrations
 from herald.db.connection import Database, Row
-from herald.errors import NotFound, Unprocessable
+from herald.errors import InvalidRequest, NotFound, Unprocessable
 from herald.ids import new_id
 from herald.models.common import Page
 from herald.models.integrations import (
@@ -61,6 +61,7 @@ def create_integration(
     """Check the credentials, store them as a new secret and the integration (201)."""
     _check_channel(body.channel, body.provider)
     checked = integration_credentials.check(body.provider, body.credentials, body.settings)
+    _check_sender(body.channel, checked.settings)
     integration_id = new_id("int")
     with db.transaction() as conn:
         if len(integrations.list_for_tenant(conn, tenant_id, None)) >= MAX_INTEGRATIONS:
@@ -120,6 +121,7 @@ def update_integration(
         if credentials is None:
             credentials = ports.secrets.read(row["secret_id"]) if row["secret_id"] else {}
         checked = integration_credentials.check(row["provider"], credentials, settings)
+        _check_sender(row["channel"], checked.settings)
         changes["settings"] = checked.settings
         changes["credentials_last4"] = checked.last4
         if body.credentials is not None:
@@ -182,6 +184,23 @@ def _check_channel(channel: str, provider: str) -> None:
         raise Unprocessable(
             f"{provider} does not send {channel}",
             [{"field": "provider", "message": f"for {channel}: {', '.join(offered)}"}],
+        )
+
+
+def _check_sender(channel: str, settings: dict[str, Any]) -> None:
+    """A Twilio account sends WhatsApp from its WhatsApp sender, SMS from a number or a
+    messaging service."""
+    if channel == "whatsapp" and not settings.get("whatsapp_from"):
+        raise InvalidRequest(
+            "a WhatsApp integration needs its sender",
+            [{"field": "settings.whatsapp_from", "message": "required for whatsapp"}],
+        )
+    if channel == "sms" and not (
+        settings.get("from_number") or settings.get("messaging_service_sid")
+    ):
+        raise InvalidRequest(
+            "an SMS integration needs a sender",
+            [{"field": "settings.from_number", "message": "or messaging_service_sid"}],
         )
 
 
