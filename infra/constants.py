@@ -32,9 +32,10 @@ LAMBDA_WHEEL_PLATFORMS = (
 # Lambda's limit on a function's unzipped code plus all its layers.
 LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+METRICS_NAMESPACE = "Herald"
 POWERTOOLS_ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": NAME_PREFIX,
-    "POWERTOOLS_METRICS_NAMESPACE": "Herald",
+    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     "POWERTOOLS_LOG_LEVEL": "INFO",
 }
 
@@ -198,3 +199,17 @@ WEBHOOK_WORKER_FUNCTION = FunctionSpec(
 )
 WEBHOOK_QUEUE_NAME = f"{NAME_PREFIX}-webhook"
 WEBHOOK_MAX_CONCURRENCY = 3
+
+# Integrations (a tenant's own provider accounts): one secret each under this prefix, the
+# only secrets the API may create, change or delete.
+INTEGRATION_SECRET_PREFIX = f"{NAME_PREFIX}/integrations"
+
+# Amazon SES: the configuration set every SES send names, whose events (delivery, bounce,
+# complaint, open, click) go to an SNS topic feeding the SES-events queue and its function.
+SES_CONFIGURATION_SET_NAME = NAME_PREFIX
+SES_EVENTS_TOPIC_NAME = f"{NAME_PREFIX}-ses-events"
+SES_EVENTS_QUEUE_NAME = f"{NAME_PREFIX}-ses-events"
+SES_EVENTS_FUNCTION = FunctionSpec(
+    "ses-events", "functions.webhooks.ses_events.handler", "webhooks", Duration.seconds(30), 256
+)
+SES_EVENTS_MAX_CONCURRENCY = 2

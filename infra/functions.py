@@ -169,3 +169,23 @@ def _merged_environment(uses: Sequence[Binding]) -> dict[str, str]:
             raise ValueError(f"environment variables bound twice: {sorted(clashes)}")
         environment.update(binding.environment)
     return environment
+
+
+def allow_by_pattern(
+    function: lambda_.Function,
+    actions: Sequence[str],
+    resources: Sequence[str],
+    *,
+    pattern: str,
+    reason: str,
+) -> None:
+    """Let `function` do `actions` on resources named by a pattern (names made at run time),
+    acknowledging cdk-nag's wildcard finding for that one pattern (`pattern`: the resource
+    as cdk-nag writes it, `arn:<AWS::Partition>:…/*`) with `reason`."""
+    function.add_to_role_policy(
+        iam.PolicyStatement(actions=list(actions), resources=list(resources))
+    )
+    assert function.role is not None
+    Validations.of(function.role).acknowledge(
+        Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{pattern}]", reason=reason)
+    )

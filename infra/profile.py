@@ -100,6 +100,8 @@ SMALL = DeploymentProfile(
         "in-app-worker": 5,
         "webhook-events-worker": 5,
         "webhook-worker": 5,
+        # SES events (its event source mapping's maximum concurrency is 2).
+        "ses-events": 2,
         # WebSocket connects and disconnects: one short statement each.
         "realtime": 3,
         "sweeper": 1,

@@ -29,6 +29,9 @@ from infra.constants import (
     PUSH_QUEUE_NAME,
     PUSH_WORKER_FUNCTION,
     REALTIME_FUNCTION,
+    SES_EVENTS_FUNCTION,
+    SES_EVENTS_MAX_CONCURRENCY,
+    SES_EVENTS_QUEUE_NAME,
     SMS_QUEUE_NAME,
     SMS_WORKER_FUNCTION,
     SWEEPER_FUNCTION,
@@ -49,14 +52,16 @@ from infra.constants import (
 from infra.database import Database
 from infra.events import EventsTopic
 from infra.functions import Binding, FunctionPlatform, HeraldFunction, SharedLayers
+from infra.integrations import IntegrationSecrets
 from infra.migrations import MigrationsOnDeploy
-from infra.monitoring import DeadLetterAlarms
+from infra.monitoring import CircuitBreakerAlarm, DeadLetterAlarms
 from infra.network import Network
 from infra.profile import DeploymentProfile
 from infra.queues import RedrivenQueue, bulk_lanes, dead_letter_admin
 from infra.realtime import InboxWebSocketApi
 from infra.scheduler import SendScheduler
 from infra.secrets import LinkSigningSecret, ProviderSecret, VapidSecret
+from infra.ses import SesSending
 from infra.workers import consume
 
 
@@ -85,6 +90,7 @@ class HeraldStack(Stack):
         link_signing = LinkSigningSecret(self, "LinkSigningSecret")
         vapid_keys = VapidSecret(self, "VapidSecret")
         events = EventsTopic(self, "Events")
+        integration_secrets = IntegrationSecrets(self, "IntegrationSecrets")
         platform = FunctionPlatform(
             vpc=network.vpc,
             layers=SharedLayers(self, "Layers", requirements=requirements),
@@ -178,6 +184,15 @@ class HeraldStack(Stack):
         )
         bulk_senders = [queue.sender() for queue in bulk_queues.values()]
 
+        ses_events_queue = RedrivenQueue(
+            self,
+            "SesEventsQueue",
+            queue_name=SES_EVENTS_QUEUE_NAME,
+            consumer_timeout=SES_EVENTS_FUNCTION.timeout,
+            environment_prefix="HERALD_SES_EVENTS_QUEUE",
+        )
+        ses_sending = SesSending(self, "SesSending", events_queue=ses_events_queue)
+
         # client --HTTPS--> HTTP API --> functions/api: writes, sends now or schedules.
         api = HttpApi(self, "Api")
         api_function = HeraldFunction(
@@ -196,6 +211,8 @@ class HeraldStack(Stack):
                 events.publisher(),  # delivery.read when an inbox item is read
                 inbox_socket.pusher(),  # inbox counts after each change
                 webhook_events_queue.sender(),  # webhook tests and replays
+                integration_secrets.manager(),  # /v1/integrations: one secret each
+                ses_sending.sender(),  # an SES integration's test call
                 dead_letter_admin(  # GET /v1/dead-letters, POST /v1/dead-letters/redrive
                     self,
                     {
@@ -283,6 +300,8 @@ class HeraldStack(Stack):
                 api.public_url(),
                 link_signing.reader(),  # signs the links it puts into emails
                 Binding(environment={"HERALD_EMAIL_FROM": email_from}),
+                integration_secrets.reader(),  # tenants' own SendGrid and SES accounts
+                ses_sending.sender(),
             ],
         )
         consume(
@@ -321,6 +340,7 @@ class HeraldStack(Stack):
                     providers.reader(),
                     events.publisher(),
                     api.public_url(),  # the status callback URL Twilio is given
+                    integration_secrets.reader(),  # tenants' own Twilio accounts
                 ],
             )
             consume(
@@ -399,8 +419,15 @@ class HeraldStack(Stack):
             "WebhooksFunction",
             spec=WEBHOOKS_FUNCTION,
             platform=platform,
-            # The public URL: Twilio signs the URL it called.
-            uses=[database.client(), providers.reader(), events.publisher(), api.public_url()],
+            # The public URL: Twilio signs the URL it called. Integration secrets: callbacks
+            # of tenants' own Twilio accounts are signed with their own tokens.
+            uses=[
+                database.client(),
+                providers.reader(),
+                events.publisher(),
+                api.public_url(),
+                integration_secrets.reader(),
+            ],
         )
         api.route_callbacks(webhooks_function.function)
 
@@ -470,8 +497,24 @@ class HeraldStack(Stack):
                 webhook_events_queue,
                 webhook_queue,
                 *bulk_queues.values(),
+                ses_events_queue,
             ],
         )
+
+        # SES configuration set --> SNS --> ses-events queue --> functions/webhooks/ses_events.
+        ses_events_function = HeraldFunction(
+            self,
+            "SesEventsFunction",
+            spec=SES_EVENTS_FUNCTION,
+            platform=platform,
+            uses=[database.client(), events.publisher()],
+        )
+        consume(
+            ses_events_function.function,
+            ses_events_queue,
+            max_concurrency=SES_EVENTS_MAX_CONCURRENCY,
+        )
+        CircuitBreakerAlarm(self, "CircuitBreakerAlarm")
 
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "DispatchQueueUrl", value=dispatch_queue.queue.queue_url)

@@ -6,7 +6,7 @@ import contextlib
 import json
 import secrets
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,8 @@ SCHEDULER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/herald-scheduler"
 # The function sweep schedules invoke (the local runtime's scheduler emulator calls it).
 SWEEPER_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:herald-sweeper"
 MAX_RECEIVE_COUNT = 5
+# The SES configuration set whose events (through SNS) update deliveries, as CDK names it.
+SES_CONFIGURATION_SET = "herald"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,9 @@ class Resources:
     vapid_secret_id: str
     webhook_events: Queue
     webhook: Queue
+    # SES event notifications: the configuration set's SNS topic and the queue it feeds.
+    ses_events_topic_arn: str
+    ses_events: Queue
     # Each delivered channel's bulk lane (herald.services.lanes), by channel.
     bulk: Mapping[str, Queue] = field(default_factory=dict)
 
@@ -174,6 +179,7 @@ def provision(
     scheduler = boto3.client("scheduler", region_name=REGION)
     with contextlib.suppress(scheduler.exceptions.ConflictException):
         scheduler.create_schedule_group(Name=SCHEDULE_GROUP)
+    ses_topic_arn, ses_events = _ses_events(sqs, prefix, visibility_timeout)
     return Resources(
         dispatch=dispatch,
         email=email,
@@ -192,7 +198,22 @@ def provision(
             channel: _queue(sqs, f"{prefix}-{channel.replace('_', '-')}-bulk", visibility_timeout)
             for channel in DELIVERED_CHANNELS
         },
+        ses_events_topic_arn=ses_topic_arn,
+        ses_events=ses_events,
     )
+
+
+def _ses_events(sqs: Any, prefix: str, visibility_timeout: int) -> tuple[str, Queue]:
+    """The SNS topic the SES configuration set publishes its events to, feeding a queue
+    (SNS's envelope around each event, as CDK subscribes it)."""
+    topic_arn = boto3.client("sns", region_name=REGION).create_topic(Name=f"{prefix}-ses-events")[
+        "TopicArn"
+    ]
+    queue = _queue(sqs, f"{prefix}-ses-events", visibility_timeout)
+    boto3.client("sns", region_name=REGION).subscribe(
+        TopicArn=topic_arn, Protocol="sqs", Endpoint=queue.arn, ReturnSubscriptionArn=True
+    )
+    return str(topic_arn), queue
 
 
 def subscribe_webhook_events(topic_arn: str, queue_arn: str) -> None:
@@ -217,3 +238,13 @@ def _secret(name: str, value: str) -> str:
         return str(client.create_secret(Name=name, SecretString=value)["ARN"])
     except client.exceptions.ResourceExistsException:
         return str(client.put_secret_value(SecretId=name, SecretString=value)["ARN"])
+
+
+def sns_publisher(topic_arn: str) -> Callable[[str], None]:
+    """Publishes one message to `topic_arn` (the simulator's SES event destination)."""
+    client = boto3.client("sns", region_name=REGION)
+
+    def publish(message: str) -> None:
+        client.publish(TopicArn=topic_arn, Message=message)
+
+    return publish

@@ -7,7 +7,7 @@ import importlib.util
 import json
 from types import ModuleType
 
-from local.aws_resources import Resources
+from local.aws_resources import SES_CONFIGURATION_SET, Resources
 
 # Module of each function's handler, as CDK names them (handler = `<module>.handler`).
 HANDLER_MODULES = (
@@ -24,6 +24,7 @@ HANDLER_MODULES = (
     "functions.realtime.handler",
     "functions.workers.webhook_events_worker",
     "functions.workers.webhook_worker",
+    "functions.webhooks.ses_events",
 )
 
 # The worker of each delivered channel (herald.aws.sqs.DELIVERED_CHANNELS): it consumes the
@@ -70,6 +71,10 @@ def function_environment(
         # Local only: FCM requests go to the simulator, and its web push endpoints are http.
         environment["HERALD_FCM_SIMULATOR_URL"] = simulator_url
         environment["HERALD_WEB_PUSH_PLAIN_HTTP_ORIGINS"] = json.dumps([simulator_url])
+        # Amazon SES (API v2) is the simulator too, with a configuration set whose events
+        # it publishes to the SES events topic (local/aws_resources.py).
+        environment["HERALD_SES_ENDPOINT_URL"] = simulator_url
+        environment["HERALD_SES_CONFIGURATION_SET"] = SES_CONFIGURATION_SET
     if websocket_url and websocket_management_url:
         environment["HERALD_WEBSOCKET_URL"] = websocket_url
         environment["HERALD_WEBSOCKET_MANAGEMENT_URL"] = websocket_management_url

@@ -30,6 +30,7 @@ from local.aws_resources import (
     free_port,
     new_links_secret,
     provision,
+    sns_publisher,
 )
 from local.functions import (
     CHANNEL_WORKER_MODULES,
@@ -137,6 +138,7 @@ class Runtime:
             vapid_secret=vapid_secret,
         )
         self.simulator.expect_vapid_key(vapid.public_key(vapid_secret))
+        self.simulator.ses.publish_events_with(sns_publisher(self.resources.ses_events_topic_arn))
         websocket_port = self.config.websocket_port or self.config.port + 1
         management_port = free_port()
         os.environ.update(
@@ -172,6 +174,7 @@ class Runtime:
                 "webhook-events-worker",
             ),
             (self.resources.webhook, "functions.workers.webhook_worker", "webhook-worker"),
+            (self.resources.ses_events, "functions.webhooks.ses_events", "ses-events"),
         ):
             function = LocalFunction(name, handlers[module].handler, 60)
             pollers.append(QueuePoller(sqs, queue.url, queue.arn, function))
@@ -224,6 +227,7 @@ class Runtime:
                 "/_dev/outbox": self._outbox_route,
                 "/_dev/twilio/inbound": self._twilio_inbound_route,
                 "/_dev/web-push/subscriptions": self._web_push_subscription_route,
+                "/_dev/providers/": self._provider_mode_route,
                 WEBHOOK_SINK_PREFIX: self.webhook_sink.route,
             },
         )
@@ -457,6 +461,26 @@ class Runtime:
                 400, {"error": {"code": "VALIDATION_ERROR", "message": str(exc), "details": []}}
             )
         return DevResponse(201, subscription)
+
+    def _provider_mode_route(self, request: DevRequest) -> DevResponse:
+        """`POST /_dev/providers/{provider}` `{"mode": "down"|"slow"|"up", "account"?}`: make a
+        simulated provider account fail (503), crawl, or recover."""
+        assert self.simulator is not None
+        if request.method != "POST":
+            return DevResponse(405, {"error": {"code": "METHOD_NOT_ALLOWED", "message": "POST"}})
+        provider = request.path.removeprefix("/_dev/providers/")
+        try:
+            body = json.loads(request.body or b"{}")
+            if not isinstance(body, dict) or not isinstance(body.get("account", ""), str):
+                raise ValueError('expected {"mode": "down"|"slow"|"up", "account": "…"}')
+            self.simulator.modes.set(provider, str(body.get("mode")), body.get("account"))
+        except ValueError as exc:
+            return DevResponse(
+                400, {"error": {"code": "VALIDATION_ERROR", "message": str(exc), "details": []}}
+            )
+        return DevResponse(
+            200, {"provider": provider, "mode": body["mode"], "account": body.get("account")}
+        )
 
     def _sweep_once(self, sweeper: LocalFunction) -> None:
         # moto forgets the sweep schedules when it stops: one sweep at start picks up what an

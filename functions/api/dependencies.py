@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.event_handler.request import Request
 from herald.aws.dead_letters import CopyingDeadLetterQueues, DeadLetterQueues
+from herald.aws.integration_secrets import IntegrationSecrets
 from herald.aws.scheduler import OneTimeScheduler
 from herald.aws.secrets import database_url, link_signing_key
 from herald.aws.sns import EventPublisher
@@ -19,8 +20,11 @@ from herald.channels.url_guard import UrlPolicy
 from herald.db.connection import Database
 from herald.services.auth import Principal, authenticate
 from herald.services.batches import BatchPorts
+from herald.services.circuits import breaker_policy
 from herald.services.idempotency import StoredResponse
 from herald.services.inbox import InboxPorts
+from herald.services.integration_probes import ProbeTargets, provider_probe
+from herald.services.integrations import IntegrationPorts
 from herald.services.notifications import SendPorts
 from herald.services.realtime import InboxRealtime
 from herald.settings import Settings
@@ -108,3 +112,19 @@ webhook_url_policy = UrlPolicy(allow_local_sink=settings.webhook_allow_local_sin
 webhook_events_queue = MessageQueue(settings.required("webhook_events_queue_url"))
 # Batches: their slices go to the dispatch queue, like a notification.
 batch_ports = BatchPorts(dispatch_queue=send_ports.dispatch_queue, sweeps=send_ports.sweeps)
+# Integrations: one Secrets Manager secret each; test calls reach the providers (the
+# simulator locally); breakers as the workers apply them.
+integration_ports = IntegrationPorts(
+    secrets=IntegrationSecrets(settings.integration_secret_prefix),
+    probe=provider_probe(
+        ProbeTargets(
+            sendgrid_api_host=settings.sendgrid_api_host,
+            email_from=settings.email_from,
+            twilio_api_base_url=settings.twilio_api_base_url,
+            ses_endpoint_url=settings.ses_endpoint_url,
+            ses_configuration_set=settings.ses_configuration_set,
+            fcm_simulator_url=settings.fcm_simulator_url,
+        )
+    ),
+    breaker=breaker_policy(settings),
+)

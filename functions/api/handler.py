@@ -20,6 +20,7 @@ from functions.api.routes import (
     devices,
     end_user_pages,
     inbox,
+    integrations,
     notifications,
     operations,
     stats,
@@ -45,6 +46,7 @@ app.include_router(webhook_endpoints.router)
 app.include_router(dead_letters.router)
 app.include_router(batches.router)
 app.include_router(stats.router)
+app.include_router(integrations.router)
 errors.register(app)
 app.configure_openapi(
     title="Herald",

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.aws.secrets import database_url, provider_credentials
 from herald.aws.sns import EventPublisher
 from herald.channels import sendgrid_events, twilio_signatures
+from herald.db import integrations
 from herald.db.connection import Database
 from herald.services import twilio_callbacks
 from herald.services.provider_events import apply_sendgrid_events
@@ -49,9 +50,25 @@ def _raw_body() -> str:
 
 @app.post("/v1/callbacks/sendgrid")
 def sendgrid_callback() -> Response[str]:
+    public_key = str(provider_credentials(secret_id).get("sendgrid_webhook_public_key", ""))
+    return _sendgrid_events(public_key, tenant_id=None)
+
+
+@app.post("/v1/callbacks/sendgrid/<integration_id>")
+def sendgrid_integration_callback(integration_id: str) -> Response[str]:
+    """The Event Webhook of a tenant's own SendGrid account: signed with that account's key
+    (the integration's `webhook_public_key`), about that tenant's deliveries only."""
+    integration = integrations.sendgrid_by_id(db.connection(), integration_id)
+    if integration is None:
+        # Unknown and unsigned look the same: nothing tells a caller which ids exist.
+        return _error(401, "UNAUTHENTICATED", "missing or invalid SendGrid signature")
+    public_key = str(integration["settings"].get("webhook_public_key", ""))
+    return _sendgrid_events(public_key, tenant_id=integration["tenant_id"])
+
+
+def _sendgrid_events(public_key: str, *, tenant_id: str | None) -> Response[str]:
     payload = _raw_body()
     headers = app.current_event.headers
-    public_key = str(provider_credentials(secret_id).get("sendgrid_webhook_public_key", ""))
     signed = sendgrid_events.verify_signature(
         public_key,
         payload,
@@ -66,6 +83,9 @@ def sendgrid_callback() -> Response[str]:
         return _error(400, "VALIDATION_ERROR", "body is not JSON")
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         return _error(400, "VALIDATION_ERROR", "body must be a JSON array of event objects")
+    if tenant_id is not None:
+        # A tenant's account reports on that tenant's deliveries, never another's.
+        events = [e for e in events if e.get("tenant_id") == tenant_id]
     result = apply_sendgrid_events(db, events)
     if result.changes:
         publisher.publish(result.changes)
@@ -86,11 +106,26 @@ def _twilio_form() -> dict[str, str] | None:
     url = settings.public_base_url.rstrip("/") + event.path
     if event.raw_query_string:
         url += "?" + event.raw_query_string
-    auth_token = str(provider_credentials(secret_id).get("twilio_auth_token", ""))
+    auth_token = _twilio_auth_token(event.query_string_parameters or {})
     signature = event.headers.get(twilio_signatures.SIGNATURE_HEADER)
     if not twilio_signatures.verify_signature(auth_token, url, params, signature):
         return None
     return params
+
+
+def _twilio_auth_token(query: dict[str, str]) -> str:
+    """The token a Twilio callback is signed with: the deployment's account's, or, for a
+    message a tenant's own account sent (its callback URL names the integration), that
+    account's. An integration the URL's tenant does not own has no token (401)."""
+    integration_id = query.get("integration_id")
+    if integration_id is None:
+        return str(provider_credentials(secret_id).get("twilio_auth_token", ""))
+    integration = integrations.twilio_of_tenant(
+        db.connection(), query.get("tenant_id", ""), integration_id
+    )
+    if integration is None or not integration["secret_id"]:
+        return ""
+    return str(provider_credentials(integration["secret_id"]).get("auth_token", ""))
 
 
 def _twiml(text: str | None) -> Response[str]:

@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -21,11 +22,12 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from herald.aws.secrets import database_url
+from herald.aws.secrets import database_url, provider_credentials
 from herald.aws.sns import EventPublisher
 from herald.aws.sqs import MessageQueue
 from herald.db.connection import Database
 from herald.models.messages import ChannelMessage
+from herald.services.circuits import OPENED, breaker_policy
 from herald.services.delivering import (
     Compose,
     Describe,
@@ -34,9 +36,12 @@ from herald.services.delivering import (
     Send,
     deliver_batch,
 )
+from herald.services.integration_routes import IntegrationRoutes, SenderFor
 from herald.settings import Settings
 
 logger = Logger()
+# Breakers opening and closing, for the CloudWatch alarm (infra/monitoring.py).
+metrics = Metrics(namespace="Herald")
 
 M = TypeVar("M")
 
@@ -61,9 +66,13 @@ class ChannelWorker:
         plan: Callable[[], BatchPlan[Any]],
         *,
         policy: Callable[[Settings], RetryPolicy] | None = None,
+        integrations: SenderFor[Any] | None = None,
     ) -> None:
         """`policy` builds the retry policy from the settings (default: exponential backoff
-        over `max_attempts`)."""
+        over `max_attempts`). `integrations` builds the sender of a tenant's own integration
+        of the channel (its row and credentials): tenants with one send through theirs, by
+        priority, failing over from one to the next; without it, every tenant sends through
+        the deployment's account."""
         self.channel = channel
         self.settings = Settings()
         self.db = Database(database_url(self.settings), self.settings.database_prepare_threshold)
@@ -80,6 +89,17 @@ class ChannelWorker:
         self._senders = ThreadPoolExecutor(
             max_workers=self.settings.send_concurrency, thread_name_prefix="send"
         )
+        self._routes = (
+            IntegrationRoutes(
+                channel,
+                integrations,
+                provider_credentials,
+                policy=breaker_policy(self.settings),
+                max_age_seconds=self.settings.integration_cache_seconds,
+            )
+            if integrations is not None
+            else None
+        )
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
         return process_partial_response(
@@ -93,6 +113,11 @@ class ChannelWorker:
         """Send the deliveries of one queue message (the record handler of `handle`)."""
         message = ChannelMessage.model_validate_json(record.body)
         plan = self._plan()
+        routes = (
+            self._routes.for_tenant(self.db.connection(), message.tenant_id)
+            if self._routes is not None
+            else None
+        )
         outcome = deliver_batch(
             self.db,
             message,
@@ -107,7 +132,13 @@ class ChannelWorker:
             senders=self._senders,
             describe=plan.describe,
             on_targets=plan.on_targets,
+            routes=routes,
         )
+        for change in outcome.circuit_changes:
+            name = "CircuitOpened" if change["type"] == OPENED else "CircuitClosed"
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        if outcome.circuit_changes:
+            metrics.flush_metrics()
         logger.info(
             f"{self.channel} batch",
             extra={

@@ -3,14 +3,17 @@ builds one `TextWorker` with its channel and composer."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from herald.aws.secrets import provider_credentials
 from herald.channels.base import TextMessage
-from herald.channels.twilio_messages import PROVIDER, sender_for
-from herald.db.connection import Connection
+from herald.channels.twilio_messages import PROVIDER, TwilioMessageSender, sender_for
+from herald.db.connection import Connection, Row
 from herald.services import templates
+from herald.services.delivering import Send
 from herald.services.text_messages import TwilioIdentity, describe
 
 from functions.workers.channel_worker import BatchPlan, ChannelWorker
@@ -23,9 +26,37 @@ class TextWorker(ChannelWorker):
     """The consumer of one Twilio channel's queue (created once per execution environment)."""
 
     def __init__(self, channel: str, compose: ComposeText) -> None:
-        super().__init__(channel, PROVIDER, self._text_plan)
+        super().__init__(channel, PROVIDER, self._text_plan, integrations=self._integration_sender)
         self._compose = compose
         self._secret_id = self.settings.required("provider_secret_id")
+
+    def _integration_sender(
+        self, integration: Row, credentials: dict[str, Any]
+    ) -> Send[TextMessage]:
+        """The send function of a tenant's own Twilio account: its numbers (or messaging
+        service), and a status callback that names it, so its signature is checked with the
+        account's own token."""
+        sender = TwilioMessageSender(
+            str(credentials["account_sid"]),
+            str(credentials["auth_token"]),
+            api_base_url=self.settings.twilio_api_base_url,
+        )
+        settings = integration["settings"]
+        number = settings.get("whatsapp_from" if self.channel == "whatsapp" else "from_number")
+        service = settings.get("messaging_service_sid")
+        suffix = "&" + urlencode({"integration_id": integration["id"]})
+
+        def send(message: TextMessage) -> str:
+            return sender.send(
+                dataclasses.replace(
+                    message,
+                    sender=number,
+                    messaging_service_sid=service,
+                    status_callback=message.status_callback + suffix,
+                )
+            )
+
+        return send
 
     def _text_plan(self) -> BatchPlan[TextMessage]:
         # The secret is cached for minutes: a rotated token or a new number takes effect alone.

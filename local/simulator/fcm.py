@@ -127,6 +127,8 @@ class FcmSimulator:
             )
         if project != PROJECT_ID:
             return _google_error(403, "PERMISSION_DENIED", f"Permission denied on {project}.")
+        if (checked := _validate_only(request.body, project)) is not None:
+            return checked
         message, problem = _parse(request.body)
         if problem is not None:
             return _fcm_error(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", problem)
@@ -162,6 +164,30 @@ class FcmSimulator:
             }
         )
         return DevResponse(200, {"name": name})
+
+
+def _validate_only(body: bytes, project: str) -> DevResponse | None:
+    """A `validate_only` request (firebase-admin's `dry_run`): checked, never delivered nor
+    recorded, answered with FCM's placeholder name; any one target (a topic too). None for
+    a request that is not validate-only."""
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(request, dict) or request.get("validate_only") is not True:
+        return None
+    message = request.get("message")
+    targets = [
+        k for k in ("token", "topic", "condition") if isinstance(message, dict) and message.get(k)
+    ]
+    if len(targets) != 1:
+        return _fcm_error(
+            400,
+            "INVALID_ARGUMENT",
+            "INVALID_ARGUMENT",
+            "Exactly one of token, topic or condition must be specified.",
+        )
+    return DevResponse(200, {"name": f"projects/{project}/messages/fake_message_id"})
 
 
 def _parse(body: bytes) -> tuple[dict[str, Any], str | None]:

@@ -16,12 +16,18 @@ Failure injection, by the recipient address's local part (`+tags` ignored, so
 - `ratelimit@...` -> the send itself fails: 429 with SendGrid's error body
 - `error@...`     -> the send itself fails: 500
 - anything else   -> `processed`, then `delivered`
+
+Accounts: the key the simulator was made with, and any other key of SendGrid's shape
+(`SG.<id>.<secret>`: a tenant's own account, for integrations) except one whose id is
+`revoked` (401, as a deleted key). A mail with `mail_settings.sandbox_mode.enable` is
+validated and answered 200 with no body, and neither recorded nor reported, as SendGrid does.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -39,6 +45,7 @@ SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 CALLBACK_PATH = "/v1/callbacks/sendgrid"
 _HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
+_KEY_SHAPE = re.compile(r"SG\.([A-Za-z0-9_-]{4,64})\.[A-Za-z0-9_-]{16,128}")
 
 # (message, field, help) as SendGrid reports a validation error.
 Error = tuple[str, str | None, str | None]
@@ -82,6 +89,8 @@ class SendGridSimulator:
         recipients = [(p, to["email"]) for p in mail["personalizations"] for to in p["to"]]
         if (failure := _injected_failure({_behaviour(e) for _, e in recipients})) is not None:
             return failure
+        if mail.get("mail_settings", {}).get("sandbox_mode", {}).get("enable") is True:
+            return DevResponse(200, b"")
         message_id = _random_id()
         events: list[dict[str, Any]] = []
         for index, (personalization, email) in enumerate(recipients):
@@ -109,7 +118,10 @@ class SendGridSimulator:
         authorization = request.headers.get("authorization")
         if authorization is None:
             return _errors(401, [("authorization required", None, None)])
-        if authorization != f"Bearer {self._api_key}":
+        key = authorization.removeprefix("Bearer ")
+        shaped = _KEY_SHAPE.fullmatch(key)
+        known = key == self._api_key or (shaped is not None and shaped.group(1) != "revoked")
+        if not authorization.startswith("Bearer ") or not known:
             message = "The provided authorization grant is invalid, expired, or revoked"
             return _errors(401, [(message, None, None)])
         return None

@@ -8,9 +8,11 @@ import time
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from local.http import DevRequest, DevResponse, DevRoute, LocalHttpServer
-from local.simulator import fcm, web_push
+from local.simulator import fcm, ses, web_push
+from local.simulator import twilio as twilio_api
 from local.simulator.callbacks import CallbackDispatcher
 from local.simulator.fcm import FcmSimulator
+from local.simulator.modes import SLOW_SECONDS, ProviderModes, unavailable
 from local.simulator.outbox import Outbox
 from local.simulator.sendgrid import SendGridSimulator
 from local.simulator.twilio import TwilioSimulator
@@ -62,9 +64,13 @@ class ProviderSimulator:
         )
         self._fcm = FcmSimulator(self.outbox)
         self._web_push = WebPushSimulator(self.outbox)
+        self.ses = ses.SesSimulator(self.outbox, event_delay_seconds=event_delay_seconds)
+        # `POST /_dev/providers/{provider}`: accounts made to fail or crawl on purpose.
+        self.modes = ProviderModes()
         self._routes: dict[tuple[str, str], DevRoute] = {
             ("POST", "/v3/mail/send"): self._sendgrid.send_mail,
             ("POST", fcm.TOKEN_PATH): self._fcm.token,
+            ("POST", ses.SEND_PATH): self.ses.send_email,
         }
         # Paths that carry an id: (method, prefix, suffix) -> route.
         self._prefix_routes: list[tuple[str, str, str, DevRoute]] = [
@@ -127,9 +133,18 @@ class ProviderSimulator:
         self._callbacks.stop()
 
     def _handle(self, request: DevRequest) -> DevResponse:
+        provider, account = _account_of(request)
+        if provider is not None:
+            mode = self.modes.mode_for(provider, account)
+            if mode == "down":
+                return unavailable(provider)
+            if mode == "slow":
+                time.sleep(SLOW_SECONDS)
         route = self._routes.get((request.method, request.path))
         if route is None and self.twilio.matches(request):
             route = self.twilio.create_message
+        if route is None and self.twilio.matches_account(request):
+            route = self.twilio.fetch_account
         if route is None:
             route = next(
                 (
@@ -146,3 +161,19 @@ class ProviderSimulator:
         if self._latency_seconds:
             time.sleep(self._latency_seconds)
         return route(request)
+
+
+def _account_of(request: DevRequest) -> tuple[str | None, str]:
+    """The provider a request is for and the account it names, as a mode is set for them."""
+    path = request.path
+    if path == "/v3/mail/send":
+        return "sendgrid", request.headers.get("authorization", "").removeprefix("Bearer ")
+    if path == ses.SEND_PATH:
+        return "ses", ses.account_of(request)
+    if path.startswith(f"/{twilio_api.API_VERSION}/Accounts/"):
+        return "twilio", path.split("/")[3].removesuffix(".json")
+    if path.startswith(fcm.SEND_PATH_PREFIX) and path.endswith(fcm.SEND_PATH_SUFFIX):
+        return "fcm", path.removeprefix(fcm.SEND_PATH_PREFIX).removesuffix(fcm.SEND_PATH_SUFFIX)
+    if path.startswith(web_push.PATH_PREFIX):
+        return "web_push", ""
+    return None, ""

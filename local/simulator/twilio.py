@@ -19,6 +19,10 @@ Twilio's test numbers and failure injection, by the `To` number (`whatsapp:` ign
 - ending `0303`  -> accepted, `sent`, then `undelivered` with ErrorCode 30003
 - anything else  -> accepted, `sent`, then `delivered`
 
+Accounts: the one the simulator was made with, and any other well-formed SID (`AC` and 32
+hex digits) with a 32-character token (a tenant's own account, for integrations): each
+account's messages carry its SID, and their callbacks are signed with its own token.
+
 `throttle(n)` answers the next `n` requests with 429 whatever their number.
 `inbound()` makes a user's message arrive: it is posted, signed, to Herald's
 `/v1/callbacks/twilio/inbound`, as Twilio posts a number's incoming messages.
@@ -47,10 +51,13 @@ from local.simulator.outbox import Outbox
 
 API_VERSION = "2010-04-01"
 MESSAGES_PATH = re.compile(rf"^/{API_VERSION}/Accounts/(AC[0-9a-zA-Z]+)/Messages\.json$")
+ACCOUNT_PATH = re.compile(rf"^/{API_VERSION}/Accounts/(AC[0-9a-zA-Z]+)\.json$")
 INBOUND_PATH = "/v1/callbacks/twilio/inbound"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 WHATSAPP = "whatsapp:"
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+_AUTH_TOKEN = re.compile(r"[0-9a-zA-Z]{32}")
 _STOP = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 _START = frozenset({"START", "YES", "UNSTOP"})
 
@@ -86,7 +93,6 @@ class TwilioSimulator:
         self._callbacks = callbacks
         self.account_sid = account_sid
         self.auth_token = auth_token
-        self._validator = RequestValidator(auth_token)
         self._callback_base_url = callback_base_url
         self._event_delay_seconds = event_delay_seconds
         # Numbers that replied STOP (Twilio's own opt-out list), until they reply START.
@@ -104,18 +110,43 @@ class TwilioSimulator:
     def matches(self, request: DevRequest) -> bool:
         return request.method == "POST" and MESSAGES_PATH.match(request.path) is not None
 
+    def matches_account(self, request: DevRequest) -> bool:
+        return request.method == "GET" and ACCOUNT_PATH.match(request.path) is not None
+
+    def fetch_account(self, request: DevRequest) -> DevResponse:
+        """`GET /2010-04-01/Accounts/{AccountSid}.json`: what a credentials check fetches."""
+        path = ACCOUNT_PATH.match(request.path)
+        if path is None or self._token_of(request, path.group(1)) is None:
+            return _error((401, 20003, "Authenticate"))
+        sid = path.group(1)
+        uri = f"/{API_VERSION}/Accounts/{sid}.json"
+        return DevResponse(
+            200,
+            {
+                "sid": sid,
+                "friendly_name": "Herald simulator",
+                "status": "active",
+                "type": "Full",
+                "owner_account_sid": sid,
+                "date_created": "Tue, 01 Dec 2026 00:00:00 +0000",
+                "date_updated": "Tue, 01 Dec 2026 00:00:00 +0000",
+                "uri": uri,
+            },
+        )
+
     def create_message(self, request: DevRequest) -> DevResponse:
         """`POST /2010-04-01/Accounts/{AccountSid}/Messages.json`."""
         path = MESSAGES_PATH.match(request.path)
-        if path is None or not self._authorized(request, path.group(1)):
+        token = self._token_of(request, path.group(1)) if path is not None else None
+        if path is None or token is None:
             return _error((401, 20003, "Authenticate"))
         form = dict(parse_qsl(request.body.decode(), keep_blank_values=True))
         if (refusal := self._refusal(form)) is not None:
             return _error(refusal)
-        message = _message_resource(self.account_sid, form)
+        message = _message_resource(path.group(1), form)
         self._outbox.record(_outbox_entry(message, form))
         if callback := form.get("StatusCallback"):
-            self._schedule_statuses(callback, message, form)
+            self._schedule_statuses(callback, message, form, token)
         return DevResponse(201, message)
 
     def inbound(self, sender: str, to: str, body: str) -> tuple[int, str]:
@@ -150,15 +181,24 @@ class TwilioSimulator:
             params.update({"WaId": number.lstrip("+"), "ProfileName": "Simulated User"})
         url = base_url.rstrip("/") + INBOUND_PATH
         content = urlencode(params).encode()
-        response = httpx.post(url, content=content, headers=self._signer(url)(content))
+        response = httpx.post(
+            url, content=content, headers=self._signer(url, self.auth_token)(content)
+        )
         return response.status_code, response.text
 
-    def _authorized(self, request: DevRequest, account_sid: str) -> bool:
-        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
-        given = request.headers.get("authorization", "")
-        return account_sid == self.account_sid and secrets.compare_digest(
-            given, f"Basic {expected}"
-        )
+    def _token_of(self, request: DevRequest, account_sid: str) -> str | None:
+        """The auth token of the account a request authenticates as, or None (401)."""
+        given = request.headers.get("authorization", "").removeprefix("Basic ")
+        try:
+            sid, _, token = base64.b64decode(given, validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if sid != account_sid:
+            return None
+        if sid == self.account_sid:
+            return token if secrets.compare_digest(token, self.auth_token) else None
+        known = _ACCOUNT_SID.fullmatch(sid) and _AUTH_TOKEN.fullmatch(token)
+        return token if known else None
 
     def _refusal(self, form: Mapping[str, str]) -> TwilioError | None:
         """Twilio's answer to a request it refuses, in the order Twilio checks."""
@@ -180,12 +220,12 @@ class TwilioSimulator:
         return _BY_SUFFIX.get(number[-4:])
 
     def _schedule_statuses(
-        self, url: str, message: dict[str, Any], form: Mapping[str, str]
+        self, url: str, message: dict[str, Any], form: Mapping[str, str], token: str
     ) -> None:
         base = {
             "SmsSid": message["sid"],
             "MessageSid": message["sid"],
-            "AccountSid": self.account_sid,
+            "AccountSid": message["account_sid"],
             "From": message["from"] or "",
             "To": message["to"],
             "ApiVersion": API_VERSION,
@@ -198,20 +238,22 @@ class TwilioSimulator:
         statuses = [{"MessageStatus": "sent"}, final]
         if final["MessageStatus"] == "delivered" and form["To"].startswith(WHATSAPP):
             statuses.append({"MessageStatus": "read"})
-        sign = self._signer(url)
+        sign = self._signer(url, token)
         for step, status in enumerate(statuses, start=1):
             params = {**base, **status, "SmsStatus": status["MessageStatus"]}
             body = urlencode(params).encode()
             self._callbacks.schedule(url, body, sign, self._event_delay_seconds * step)
 
-    def _signer(self, url: str) -> Callable[[bytes], dict[str, str]]:
+    def _signer(self, url: str, token: str) -> Callable[[bytes], dict[str, str]]:
+        validator = RequestValidator(token)
+
         def sign(body: bytes) -> dict[str, str]:
             params = dict(parse_qsl(body.decode(), keep_blank_values=True))
             return {
                 "Content-Type": "application/x-www-form-urlencoded",
                 "User-Agent": "TwilioProxy/1.1",
                 "I-Twilio-Idempotency-Token": secrets.token_hex(16),
-                SIGNATURE_HEADER: self._validator.compute_signature(url, params),
+                SIGNATURE_HEADER: validator.compute_signature(url, params),
             }
 
         return sign

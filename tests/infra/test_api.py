@@ -83,9 +83,17 @@ def test_provider_secret_is_a_json_template_for_the_operator_to_fill(resources: 
 
 
 def test_events_topic_is_encrypted_and_refuses_plain_http(resources: Resources) -> None:
-    # given
-    (topic,) = of_type(resources, "AWS::SNS::Topic").values()
-    (policy,) = of_type(resources, "AWS::SNS::TopicPolicy").values()
+    # given (the events topic; the SES events topic is tests/infra/test_integrations.py's)
+    ((topic_id, topic),) = [
+        (key, topic)
+        for key, topic in of_type(resources, "AWS::SNS::Topic").items()
+        if topic["Properties"]["TopicName"] == "herald-events"
+    ]
+    (policy,) = [
+        policy
+        for policy in of_type(resources, "AWS::SNS::TopicPolicy").values()
+        if {logical_id(t) for t in policy["Properties"]["Topics"]} == {topic_id}
+    ]
 
     # when
     statements = policy["Properties"]["PolicyDocument"]["Statement"]

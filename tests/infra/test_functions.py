@@ -46,12 +46,20 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_WEBHOOK_EVENTS_QUEUE_URL",
             "HERALD_WEBHOOK_EVENTS_QUEUE_ARN",
             "HERALD_DEAD_LETTER_QUEUES",  # GET /v1/dead-letters, POST /v1/dead-letters/redrive
+            # /v1/integrations: one secret each; an SES integration's test call.
+            "HERALD_INTEGRATION_SECRET_PREFIX",
+            "HERALD_SES_CONFIGURATION_SET",
         },
     ),
     "functions.webhooks.handler.handler": (
         10,
         256,
-        {"HERALD_PROVIDER_SECRET_ID", "HERALD_EVENTS_TOPIC_ARN", "HERALD_PUBLIC_BASE_URL"},
+        {
+            "HERALD_PROVIDER_SECRET_ID",
+            "HERALD_EVENTS_TOPIC_ARN",
+            "HERALD_PUBLIC_BASE_URL",
+            "HERALD_INTEGRATION_SECRET_PREFIX",  # tenants' own Twilio accounts' callbacks
+        },
     ),
     "functions.dispatch.handler.handler": (
         60,
@@ -117,6 +125,9 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             # Fallbacks: hands a notification back to dispatch when a delivery gives up.
             "HERALD_DISPATCH_QUEUE_URL",
             "HERALD_DISPATCH_QUEUE_ARN",
+            # Tenants' own SendGrid and SES integrations.
+            "HERALD_INTEGRATION_SECRET_PREFIX",
+            "HERALD_SES_CONFIGURATION_SET",
         },
     ),
     **{
@@ -131,6 +142,7 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
                 "HERALD_PUBLIC_BASE_URL",
                 "HERALD_DISPATCH_QUEUE_URL",
                 "HERALD_DISPATCH_QUEUE_ARN",
+                "HERALD_INTEGRATION_SECRET_PREFIX",  # tenants' own Twilio accounts
             },
         )
         for channel in ("sms", "whatsapp")
@@ -197,6 +209,8 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_DISPATCH_QUEUE_ARN",
         },
     ),
+    # SES events through SNS: applied to deliveries, status events published.
+    "functions.webhooks.ses_events.handler": (30, 256, {"HERALD_EVENTS_TOPIC_ARN"}),
 }
 
 

@@ -123,8 +123,9 @@ def test_each_function_may_do_what_its_job_needs(
     ("handler", "forbidden"),
     [
         # The API publishes one event type (delivery.read, when an inbox item is read); it
-        # receives from dead-letter queues only (see the test below).
-        ("functions.api.handler.handler", {"secretsmanager:PutSecretValue"}),
+        # receives from dead-letter queues only (see the test below); it changes secrets
+        # under the integrations prefix only (tests/infra/test_integrations.py).
+        ("functions.api.handler.handler", {"secretsmanager:UpdateSecret"}),
         (
             "functions.migrations.handler.handler",
             {"sqs:SendMessage", "sns:Publish", "iam:PassRole"},
@@ -242,7 +243,9 @@ def _secret_readers(resources: Resources, name: str) -> tuple[set[str], dict[str
         if role_id in {logical_id(role) for role in policy["Properties"].get("Roles", [])}
         for statement in as_list(policy["Properties"]["PolicyDocument"]["Statement"])
         if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
-        and secret_id in {logical_id(r) for r in as_list(statement["Resource"])}
+        # (A name pattern, as the integration secrets' prefix, names no secret of the stack.)
+        and secret_id
+        in {logical_id(r) for r in as_list(statement["Resource"]) if "Fn::Join" not in r}
     }
     return readers, resources[secret_id]
 

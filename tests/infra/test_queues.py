@@ -61,8 +61,8 @@ def test_every_sqs_event_source_mapping_reports_batch_item_failures(resources: R
     }
 
     # then
-    assert len(response_types) == 16, (
-        "dispatch, the seven channel workers on both lanes, and webhook events"
+    assert len(response_types) == 17, (
+        "dispatch, the seven channel workers on both lanes, webhook events and SES events"
     )
     for key, types in response_types.items():
         assert "ReportBatchItemFailures" in types, key

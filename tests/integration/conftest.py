@@ -26,7 +26,7 @@ from herald.services import vapid
 from herald.services.tenants import create_tenant
 from twilio.request_validator import RequestValidator
 
-from local.aws_resources import REGION, Resources, free_port, provision
+from local.aws_resources import REGION, Resources, free_port, provision, sns_publisher
 from local.functions import function_environment, import_handlers
 from local.lambda_context import LocalFunction
 from local.simulator import ProviderSimulator
@@ -131,6 +131,7 @@ def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
         vapid_secret=VAPID_SECRET,
     )
     simulator.expect_vapid_key(vapid.public_key(VAPID_SECRET))
+    simulator.ses.publish_events_with(sns_publisher(resources.ses_events_topic_arn))
     websocket_port, management_port = free_port(), free_port()
     os.environ.update(
         function_environment(
@@ -198,11 +199,13 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         resources.webhook_events,
         resources.webhook,
         *resources.bulk.values(),
+        resources.ses_events,
     ):
         for url in (queue.url, queue.dlq_url):
             sqs.purge_queue(QueueUrl=url)
     stack.simulator.outbox.clear()
     stack.simulator.twilio.throttle(0)
+    stack.simulator.modes.reset()
     yield
 
 

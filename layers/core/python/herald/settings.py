@@ -138,6 +138,22 @@ class Settings(BaseSettings):
     web_push_bulk_queue_url: str | None = None
     in_app_bulk_queue_url: str | None = None
     webhook_bulk_queue_url: str | None = None
+    # Integrations: a tenant's own provider accounts. Each one's credentials are a secret
+    # named `{integration_secret_prefix}/{tenant}/{integration}` (the API's IAM policy is
+    # scoped to the prefix). Workers re-read a tenant's integrations after this many seconds.
+    integration_secret_prefix: str = "herald/integrations"  # noqa: S105 - a name, not a secret
+    integration_cache_seconds: float = Field(default=30, ge=0)
+    # Circuit breakers per integration: open at `circuit_failure_rate` failures over the
+    # latest `circuit_min_calls` calls, for `circuit_open_seconds`, then let
+    # `circuit_probes` calls per batch through (half-open).
+    circuit_failure_rate: float = Field(default=0.5, gt=0, le=1)
+    circuit_min_calls: int = Field(default=20, ge=1)
+    circuit_open_seconds: float = Field(default=30, ge=0)
+    circuit_probes: int = Field(default=3, ge=1)
+    # Amazon SES (API v2): the deployment's configuration set (its events reach Herald
+    # through SNS); locally, where the simulator answers for SES.
+    ses_configuration_set: str | None = None
+    ses_endpoint_url: str | None = None
 
     def required(self, name: str) -> str:
         """A setting this function cannot run without: fail at cold start, naming it."""

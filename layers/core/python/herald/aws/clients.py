@@ -27,10 +27,11 @@ def session() -> Any:
         return _session
 
 
-def aws_client(service: str, endpoint_url: str | None = None) -> Any:
+def aws_client(service: str, endpoint_url: str | None = None, **options: Any) -> Any:
     """A new botocore client for `service` (sessions are not safe to share unlocked);
     `endpoint_url` for a service reached at an address of its own (a WebSocket API's
-    management endpoint)."""
+    management endpoint); `options` as botocore's `create_client` takes them (the region,
+    keys of another account)."""
     shared = session()
     with _lock:
-        return shared.create_client(service, endpoint_url=endpoint_url)
+        return shared.create_client(service, endpoint_url=endpoint_url, **options)

@@ -16,6 +16,7 @@ from typing import Any
 
 import firebase_admin
 from firebase_admin import credentials, exceptions, messaging
+from google.auth import exceptions as auth_errors
 
 from herald.channels.base import (
     FanOutResult,
@@ -61,13 +62,31 @@ class FcmPushSender:
         if simulator_url is not None:
             point_at_simulator(self._app, simulator_url)
 
+    def check(self) -> str:
+        """A validate-only send (`validate_only`, firebase-admin's `dry_run`) to a topic:
+        FCM checks the credentials, the project and the message, and delivers nothing."""
+        message = messaging.Message(
+            topic="herald-integration-test",
+            notification=messaging.Notification(title="Herald", body="Integration test"),
+        )
+        try:
+            name = messaging.send(message, dry_run=True, app=self._app)
+        except (exceptions.FirebaseError, auth_errors.GoogleAuthError, ValueError, OSError) as exc:
+            raise RetryableSendError(f"FCM {type(exc).__name__}: {exc}"[:500]) from exc
+        return f"FCM validated a message (validate_only): {name}"
+
     def send(self, message: PushMessage) -> FanOutResult:
         """Send to every device of the message; each device's outcome."""
         outcomes: list[TargetOutcome] = []
         for chunk in _chunks(message.targets, CHUNK_SIZE):
             try:
                 batch = messaging.send_each([fcm_message(message, t) for t in chunk], app=self._app)
-            except (exceptions.FirebaseError, ValueError, OSError) as exc:
+            except (
+                exceptions.FirebaseError,
+                auth_errors.GoogleAuthError,
+                ValueError,
+                OSError,
+            ) as exc:
                 if outcomes:  # an earlier chunk went out: report what is known
                     detail = f"FCM unreachable: {exc}"[:300]
                     outcomes.extend(TargetOutcome(t.device_id, "retry", detail) for t in chunk)

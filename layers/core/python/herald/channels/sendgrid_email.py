@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from python_http_client import exceptions as http_errors
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import Category, CustomArg, Header, Mail
+from sendgrid.helpers.mail import Category, CustomArg, Header, Mail, MailSettings, SandBoxMode
 
 from herald.channels.base import EmailMessage, PermanentSendError, RetryableSendError
 
@@ -37,8 +39,29 @@ class SendGridEmailSender:
             mail.custom_arg = CustomArg(name, value)
         if message.category:
             mail.category = Category(message.category)
+        response = self._send(mail)
+        message_id = response.headers.get("X-Message-Id")
+        if not message_id:
+            raise RetryableSendError("SendGrid accepted the mail but returned no X-Message-Id")
+        return str(message_id)
+
+    def check(self, from_email: str) -> str:
+        """A real send in sandbox mode (`mail_settings.sandbox_mode`): SendGrid validates the
+        key and the mail, answers 200 and sends nothing."""
+        mail = Mail(
+            from_email=from_email,
+            to_emails=from_email,
+            subject="Herald integration test",
+            plain_text_content="Sent by POST /v1/integrations/{id}/test in sandbox mode.",
+        )
+        settings = MailSettings()
+        settings.sandbox_mode = SandBoxMode(True)
+        mail.mail_settings = settings
+        return f"SendGrid {self._send(mail).status_code}: sandbox send accepted"
+
+    def _send(self, mail: Mail) -> Any:
         try:
-            response = self._client.send(mail)
+            return self._client.send(mail)
         except http_errors.HTTPError as exc:
             detail = f"SendGrid {exc.status_code}: {exc.body!r}"[:500]
             if exc.status_code in _RETRYABLE_STATUS or exc.status_code >= 500:
@@ -46,7 +69,3 @@ class SendGridEmailSender:
             raise PermanentSendError(detail) from exc
         except OSError as exc:  # connection refused, reset, timeout
             raise RetryableSendError(f"SendGrid unreachable: {exc}") from exc
-        message_id = response.headers.get("X-Message-Id")
-        if not message_id:
-            raise RetryableSendError("SendGrid accepted the mail but returned no X-Message-Id")
-        return str(message_id)

@@ -61,6 +61,18 @@ class TwilioMessageSender:
             else TwilioHttpClient(timeout=_TIMEOUT_SECONDS)
         )
         self._client = Client(account_sid, auth_token, http_client=http_client)
+        self._account_sid = account_sid
+
+    def check(self) -> str:
+        """Fetch the account: proves the SID and token without sending (or paying for) a
+        message, Twilio having no sandbox for Messages."""
+        try:
+            account = self._client.api.v2010.accounts(self._account_sid).fetch()
+        except TwilioRestException as exc:
+            raise classify(exc) from exc
+        except OSError as exc:
+            raise RetryableSendError(f"Twilio unreachable: {exc}") from exc
+        return f"Twilio account {account.friendly_name!r} is {account.status}"
 
     def send(self, message: TextMessage) -> str:
         """Send one message; return Twilio's message SID (SM…)."""

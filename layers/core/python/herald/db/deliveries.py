@@ -157,12 +157,18 @@ def record_outcome(
     next_attempt_at: datetime | None = None,
     attributes: dict[str, Any] | None = None,
     targets: list[dict[str, Any]] | None = None,
+    integration_id: str | None = None,
+    tried: list[dict[str, Any]] | None = None,
+    refund_attempt: bool = False,
 ) -> None:
     """Record the result of one send attempt, with its history event, in one statement.
 
     `attributes` (what the channel measured about the message) are merged into the
     delivery's own. `targets`: for a send to several devices, each device's result, kept
-    in the history.
+    in the history. `integration_id`: the tenant's integration that sent it (none: the
+    deployment's account); `tried`: the integrations that failed before it, in the history.
+    `refund_attempt`: the attempt never reached a provider (every breaker open), so it does
+    not count.
     """
     conn.execute(
         "WITH d AS ("
@@ -174,13 +180,17 @@ def record_outcome(
         "    provider_message_id = COALESCE(%(message_id)s, provider_message_id),"
         "    error = %(error)s, reason = COALESCE(%(reason)s, reason),"
         "    next_attempt_at = %(next)s, lease_expires_at = NULL, updated_at = now(),"
-        "    attributes = attributes || %(attributes)s"
+        "    attributes = attributes || %(attributes)s,"
+        "    integration_id = COALESCE(%(integration_id)s, integration_id),"
+        "    attempts = attempts - %(refund)s"
         "  WHERE id = %(id)s RETURNING tenant_id, id"
         ")"
         " INSERT INTO delivery_events (tenant_id, delivery_id, status, detail)"
         " SELECT tenant_id, id, %(status)s, jsonb_strip_nulls(jsonb_build_object("
         "   'provider_message_id', %(message_id)s::text, 'error', %(error)s::text,"
-        "   'reason', %(reason)s::text, 'targets', %(targets)s::jsonb)) FROM d",
+        "   'reason', %(reason)s::text, 'targets', %(targets)s::jsonb,"
+        "   'provider', %(provider)s::text, 'integration_id', %(integration_id)s::text,"
+        "   'tried', %(tried)s::jsonb)) FROM d",
         {
             "id": delivery_id,
             "status": status,
@@ -191,6 +201,9 @@ def record_outcome(
             "next": next_attempt_at,
             "attributes": jsonb(attributes or {}),
             "targets": jsonb(targets) if targets is not None else None,
+            "integration_id": integration_id,
+            "tried": jsonb(tried) if tried is not None else None,
+            "refund": 1 if refund_attempt else 0,
         },
     )
 
@@ -255,7 +268,8 @@ def set_statuses(conn: Connection, changes: Sequence[tuple[str, str, str | None]
 def list_for_notification(conn: Connection, notification_id: str) -> list[Row]:
     return conn.execute(
         "SELECT id, channel, recipient, status, reason, provider, provider_message_id,"
-        "       attempts, error, attributes, replaces FROM deliveries WHERE notification_id = %s"
+        "       attempts, error, attributes, replaces, integration_id"
+        " FROM deliveries WHERE notification_id = %s"
         " ORDER BY id",
         (notification_id,),
     ).fetchall()
@@ -263,7 +277,7 @@ def list_for_notification(conn: Connection, notification_id: str) -> list[Row]:
 
 def events_for_notification(conn: Connection, notification_id: str) -> list[Row]:
     return conn.execute(
-        "SELECT e.delivery_id, e.status, e.at FROM delivery_events e"
+        "SELECT e.delivery_id, e.status, e.at, e.detail FROM delivery_events e"
         " JOIN deliveries d ON d.id = e.delivery_id"
         " WHERE d.notification_id = %s ORDER BY e.id",
         (notification_id,),

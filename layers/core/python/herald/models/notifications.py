@@ -91,6 +91,11 @@ class NotificationAccepted(BaseModel):
 class DeliveryEventOut(BaseModel):
     status: str
     at: datetime
+    detail: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What happened: `attempt`, `provider`, `integration_id`, `error`, "
+        "`reason`, and `tried` (the integrations that failed before this one)",
+    )
 
 
 class DeliveryOut(BaseModel):
@@ -110,6 +115,10 @@ class DeliveryOut(BaseModel):
     )
     replaces: list[str] | None = Field(
         default=None, description="A fallback delivery: the deliveries it stands in for"
+    )
+    integration_id: str | None = Field(
+        default=None,
+        description="The tenant's integration that sent it (null: the deployment's account)",
     )
     events: list[DeliveryEventOut]
 

@@ -22,6 +22,7 @@ EventType = Literal[
     "preference.updated",
     "device.deactivated",
     "integration.circuit_opened",
+    "integration.circuit_closed",
     "webhook.endpoint_disabled",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)

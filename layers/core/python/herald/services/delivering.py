@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from herald.aws.sns import EventPublisher
 from herald.aws.sqs import MessageQueue
@@ -22,6 +22,8 @@ from herald.db import deliveries, notifications, suppressions
 from herald.db.connection import Connection, Database
 from herald.errors import HeraldError
 from herald.models.messages import ChannelMessage, DispatchMessage
+from herald.services import circuits
+from herald.services.circuits import Circuit
 from herald.services.completion import completion_events
 
 logger = logging.getLogger(__name__)
@@ -44,6 +46,19 @@ devices that are gone; returns the events to publish."""
 
 # SQS caps a message delay at 15 minutes; longer waits are made of hops (`not_before`).
 SQS_MAX_DELAY_SECONDS = 900
+# Why a delivery waits when every integration of its channel is behind an open breaker.
+PROVIDER_UNAVAILABLE = "provider_unavailable"
+
+
+@dataclass(frozen=True)
+class Route(Generic[M]):
+    """One way out for a channel's messages: an integration of the tenant, behind its
+    circuit breaker, or (no `integration_id`, no breaker) the deployment's default account."""
+
+    provider: str
+    send: Send[M]
+    integration_id: str | None = None
+    circuit: Circuit | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,8 @@ class BatchOutcome:
     skipped: list[str] = field(default_factory=list)
     # What a bulk channel stored (`deliver_stored_batch`), for its worker to announce.
     stored: list[Any] = field(default_factory=list)
+    # The breakers this batch opened or closed (their `integration.circuit_*` events).
+    circuit_changes: list[dict[str, Any]] = field(default_factory=list)
 
     def count(self, delivery_id: str, status: str) -> None:
         """Count a delivery by the status its attempt left it in (deferred: retrying)."""
@@ -104,6 +121,7 @@ def deliver_batch(
     describe: Describe[M] | None = None,
     on_targets: OnTargets | None = None,
     dispatch_queue: MessageQueue | None = None,
+    routes: Sequence[Route[M]] | None = None,
 ) -> BatchOutcome:
     """Send the deliveries of one channel message.
 
@@ -126,7 +144,16 @@ def deliver_batch(
     A notification with fallback channels is handed back to `dispatch_queue` when one of
     its deliveries gave up here or nothing of it is left in flight: dispatch takes the
     fallback steps then due, and closes it.
+
+    `routes` are the tenant's integrations of the channel, by priority (default: `send`
+    through `provider`, the deployment's account). A retryable failure, or an open breaker,
+    moves a delivery on to the next route within the same attempt; a permanent failure does
+    not. The delivery records the route that sent it, and its history every one tried. When
+    every breaker is open, nothing is tried: the delivery waits (`deferred`, reason
+    `provider_unavailable`) until the first breaker lets probes through, and the attempt is
+    not counted. The breakers are written once, when the batch is recorded.
     """
+    routes = routes or [Route(provider=provider, send=send)]
     if message.not_before is not None and message.not_before > datetime.now(UTC):
         # A long retry wait, not over yet: one more hop, nothing else.
         retry_queue.send(message, delay_seconds=hop_delay(message.not_before))
@@ -148,7 +175,7 @@ def deliver_batch(
             events.append(delivery_event(row, "failed", {"reason": reason}))
             continue
         described[row["id"]] = describe(composed) if describe else {}
-        attempts[senders.submit(_attempt, composed, send, provider, policy, row["attempts"])] = row
+        attempts[senders.submit(_attempt, composed, routes, policy, row["attempts"])] = row
     unexpected: BaseException | None = None
     for future in as_completed(attempts):
         row = attempts[future]
@@ -168,6 +195,11 @@ def deliver_batch(
         if status in ("sent", "failed"):
             events.append(delivery_event(row, status, fields))
 
+    used = [route.circuit for route in routes if route.circuit is not None]
+    if used:
+        with db.transaction() as tx:
+            outcome.circuit_changes = circuits.save(tx, used)
+        events.extend(outcome.circuit_changes)
     if unexpected is not None:
         raise unexpected
     if outcome.retrying:
@@ -288,21 +320,77 @@ Attempt = tuple[str, dict[str, Any], int, FanOutResult | None]
 """The new status, the fields to record, a retry's delay in seconds, the fanned-out result."""
 
 
-def _attempt(
-    message: M, send: Send[M], provider: str, policy: RetryPolicy, attempt: int
-) -> Attempt:
-    try:
-        result = send(message)
-    except RetryableSendError as exc:
-        return (*_retry(provider, str(exc), policy, attempt, exc.retry_after_seconds), None)
-    except PermanentSendError as exc:
-        fields = {"provider": provider, "error": str(exc), "reason": exc.reason}
-        if exc.suppression:
-            fields["suppression"] = exc.suppression
-        return "failed", fields, 0, None
-    if isinstance(result, FanOutResult):
-        return (*_fanned_out(result, provider, policy, attempt), result)
-    return "sent", {"provider": provider, "provider_message_id": result}, 0, None
+def _attempt(message: M, routes: Sequence[Route[M]], policy: RetryPolicy, attempt: int) -> Attempt:
+    """Send through the first route that takes it: a retryable failure or an open breaker
+    moves on to the next one."""
+    tried: list[dict[str, Any]] = []
+    last: tuple[Route[M], RetryableSendError] | None = None
+    for route in routes:
+        if route.circuit is not None and not route.circuit.allows():
+            continue
+        try:
+            result = route.send(message)
+        except RetryableSendError as exc:
+            _feed(route, failed=True)
+            tried.append(_tried(route, str(exc)))
+            last = (route, exc)
+            continue
+        except PermanentSendError as exc:
+            # The provider answered: about the message or the address, not its own health.
+            _feed(route, failed=False)
+            fields = {**_sent_by(route, tried), "error": str(exc), "reason": exc.reason}
+            if exc.suppression:
+                fields["suppression"] = exc.suppression
+            return "failed", fields, 0, None
+        _feed(route, failed=isinstance(result, FanOutResult) and _all_retry(result))
+        if isinstance(result, FanOutResult):
+            status, fields, delay = _fanned_out(result, route.provider, policy, attempt)
+            return status, {**fields, **_sent_by(route, tried)}, delay, result
+        return "sent", {**_sent_by(route, tried), "provider_message_id": result}, 0, None
+    if last is None:
+        return _unavailable(routes)
+    last_route, error = last
+    status, fields, delay = _retry(
+        last_route.provider, str(error), policy, attempt, error.retry_after_seconds
+    )
+    return status, {**fields, **_sent_by(last_route, tried)}, delay, None
+
+
+def _feed(route: Route[Any], *, failed: bool) -> None:
+    if route.circuit is not None:
+        route.circuit.record(failed)
+
+
+def _all_retry(result: FanOutResult) -> bool:
+    return bool(result.outcomes) and all(o.status == "retry" for o in result.outcomes)
+
+
+def _tried(route: Route[Any], error: str) -> dict[str, Any]:
+    return {"integration_id": route.integration_id, "provider": route.provider, "error": error}
+
+
+def _sent_by(route: Route[Any], tried: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fields naming the route an attempt ended on, and (after a failover) the ones
+    tried before it."""
+    fields: dict[str, Any] = {"provider": route.provider, "integration_id": route.integration_id}
+    if tried and (len(tried) > 1 or tried[0]["integration_id"] != route.integration_id):
+        fields["tried"] = tried
+    return fields
+
+
+def _unavailable(routes: Sequence[Route[Any]]) -> Attempt:
+    """Every breaker open: wait until the first lets probes through, attempt not counted."""
+    reopen = [r.circuit.reopens_at() for r in routes if r.circuit is not None]
+    due = min((at for at in reopen if at is not None), default=datetime.now(UTC))
+    delay = max(1, math.ceil((due - datetime.now(UTC)).total_seconds()))
+    fields = {
+        "provider": None,
+        "error": "every integration of the channel is behind an open circuit breaker",
+        "reason": PROVIDER_UNAVAILABLE,
+        "next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay),
+        "refund_attempt": True,
+    }
+    return "deferred", fields, delay, None
 
 
 def _retry(

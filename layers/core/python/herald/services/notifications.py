@@ -247,7 +247,7 @@ def get_notification(db: Database, tenant_id: str, notification_id: str) -> Noti
     events: dict[str, list[DeliveryEventOut]] = {}
     for event in event_rows:
         events.setdefault(event["delivery_id"], []).append(
-            DeliveryEventOut(status=event["status"], at=event["at"])
+            DeliveryEventOut(status=event["status"], at=event["at"], detail=event["detail"])
         )
     template = None
     if row["template_key"] is not None:

@@ -69,8 +69,13 @@ def next_status(current: str, incoming: str) -> str | None:
     return None
 
 
-def apply_sendgrid_events(db: Database, events: list[dict[str, Any]]) -> AppliedEvents:
+def apply_sendgrid_events(
+    db: Database, events: list[dict[str, Any]], provider: str = "sendgrid"
+) -> AppliedEvents:
     """Record each event once (by sg_event_id) and advance its delivery's status.
+
+    SES's events come here too, in SendGrid's terms (herald.services.ses_events), with
+    `provider="ses"` naming who suppressed an address.
 
     Deliveries are found by the `delivery_id` and `tenant_id` custom args Herald sent; an
     event whose tenant does not own the delivery is ignored. A callback of any size costs
@@ -88,7 +93,7 @@ def apply_sendgrid_events(db: Database, events: list[dict[str, Any]]) -> Applied
             r["id"]: r
             for r in deliveries.for_update_by_ids(conn, [e["delivery_id"] for e in relevant])
         }
-        suppressed = _suppress(conn, rows, relevant)
+        suppressed = _suppress(conn, rows, relevant, provider)
         # Walk the events in order, as if applied one by one, to find the news.
         status = {delivery_id: row["status"] for delivery_id, row in rows.items()}
         candidates: list[tuple[deliveries.ProviderEvent, dict[str, Any]]] = []
@@ -153,7 +158,10 @@ def apply_sendgrid_events(db: Database, events: list[dict[str, Any]]) -> Applied
 
 
 def _suppress(
-    conn: Connection, rows: dict[str, dict[str, Any]], events: list[dict[str, Any]]
+    conn: Connection,
+    rows: dict[str, dict[str, Any]],
+    events: list[dict[str, Any]],
+    provider: str,
 ) -> int:
     """Suppress the addresses the provider reports as unsendable, in one statement; returns
     how many events did only that (spam reports, unsubscribes)."""
@@ -171,7 +179,7 @@ def _suppress(
         address = row["address"] or event.get("email")
         if address:
             detail = {"delivery_id": row["id"], **_detail(event)}
-            entries.setdefault(row["tenant_id"], []).append((address, reason, "sendgrid", detail))
+            entries.setdefault(row["tenant_id"], []).append((address, reason, provider, detail))
     for tenant_id, tenant_entries in entries.items():
         suppressions.add_suppressions(conn, tenant_id, tenant_entries)
     return only_suppressing
