@@ -11,14 +11,16 @@ import binascii
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from email_validator import EmailNotValidError, validate_email
+from typing import TYPE_CHECKING, Any
 
 from herald.errors import InvalidRequest
 from herald.models.validators import e164
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+# cryptography and email_validator are imported by the checks that need them: the API's cold
+# start loads neither (tests/unit/test_api_cold_start.py).
 
 # SendGrid API keys: `SG.` + key id + `.` + secret (22 and 43 url-safe characters).
 _SENDGRID_KEY = re.compile(r"SG\.[A-Za-z0-9_-]{4,64}\.[A-Za-z0-9_-]{16,128}")
@@ -86,6 +88,8 @@ def _email_settings(
 ) -> dict[str, str]:
     values = _strings(settings, ("from_email", "from_name", *extra), "settings", problems)
     if "from_email" in values:
+        from email_validator import EmailNotValidError, validate_email
+
         try:
             values["from_email"] = validate_email(
                 values["from_email"], check_deliverability=False
@@ -115,6 +119,9 @@ def _sendgrid(
 
 
 def _is_ec_public_key(value: str) -> bool:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         key = serialization.load_der_public_key(base64.b64decode(value, validate=True))
     except (ValueError, TypeError, binascii.Error):
@@ -176,6 +183,8 @@ def _twilio(credentials: dict[str, Any], settings: dict[str, Any], problems: _Pr
 
 
 def _fcm(credentials: dict[str, Any], settings: dict[str, Any], problems: _Problems) -> Checked:
+    from cryptography.hazmat.primitives import serialization
+
     for key in credentials:
         if key != "service_account":
             problems.add(f"credentials.{key}", "unknown field; expected service_account")
@@ -205,6 +214,9 @@ def _fcm(credentials: dict[str, Any], settings: dict[str, Any], problems: _Probl
 def _web_push(
     credentials: dict[str, Any], settings: dict[str, Any], problems: _Problems
 ) -> Checked:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     checked = _strings(settings, ("subject",), "settings", problems)
     subject = checked.get("subject", "")
     if subject and not subject.startswith(("mailto:", "https://")):
@@ -229,6 +241,9 @@ def _web_push(
 def _vapid_private_key(value: str | None, problems: _Problems) -> ec.EllipticCurvePrivateKey | None:
     """A P-256 private key given as PEM, or as the raw 32 bytes in base64url (what
     `web-push generate-vapid-keys` prints)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     field = "credentials.vapid_private_key"
     if value is None:
         problems.add(field, 'required (or give {"generate": true})')
@@ -251,6 +266,8 @@ def _vapid_private_key(value: str | None, problems: _Problems) -> ec.EllipticCur
 
 
 def _public_key_text(private: ec.EllipticCurvePrivateKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     point = private.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
