@@ -11,15 +11,16 @@ of several statements.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import dict_row
 
 Row = dict[str, Any]
 Connection = psycopg.Connection[Row]
+T = TypeVar("T")
 
 # How long opening a connection keeps trying. Aurora Serverless v2 resumes from auto-pause
 # (0 ACU) when a connection arrives, in about 15 seconds: the first request after an idle
@@ -102,6 +103,23 @@ class Database:
         conn = self.connection()
         with conn.transaction():
             yield conn
+
+    def run_reconnecting(self, statement: Callable[[Connection], T]) -> T:
+        """Run `statement` on the connection; if the connection broke under it (a database
+        restart, a failover), run it once more on a new one (opened with the usual wait).
+
+        For statements whose outcome must not be lost to a short outage and that may run
+        twice, e.g. recording what a provider accepted: lost, the send would be repeated
+        once its lease lapses. A statement the server committed just before the connection
+        broke is run again, so it must be safe to repeat.
+        """
+        conn = self.connection()
+        try:
+            return statement(conn)
+        except psycopg.OperationalError:
+            if not (conn.closed or conn.broken):
+                raise  # the statement failed, not the connection
+        return statement(self.connection())
 
     def close(self) -> None:
         if self._conn is not None:
