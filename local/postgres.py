@@ -74,6 +74,21 @@ def stop_embedded(server: Any) -> None:
     server.cleanup()
 
 
+def restart_embedded(data_dir: Path) -> None:
+    """Restart the server of `data_dir` as an operator would (`pg_ctl restart`, fast mode:
+    sessions are cut off, open transactions rolled back), with the options it runs with."""
+    from pgserver._commands import pg_ctl
+
+    log = str(data_dir / "log")
+    pg_ctl(["-w", "-m", "fast", "-l", log, "restart"], pgdata=data_dir, user=_server_user())
+
+
+def _server_user() -> str | None:
+    """The system user pgserver runs PostgreSQL as: its own one under root (PostgreSQL
+    refuses to run as root), else this process's."""
+    return "pgserver" if os.geteuid() == 0 else None
+
+
 def _start_watchdog(data_dir: Path) -> None:
     """Leave a small process that stops the server once this one dies, however it dies.
 
@@ -119,7 +134,7 @@ def _watch(data_dir: Path, owner_pid: int) -> None:
             return
         info = PostmasterInfo.read_from_pgdata(data_dir)
         if info is not None and info.is_running():
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir)
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=_server_user())
 
 
 def _running(psutil: Any, pid: int) -> bool:

@@ -44,7 +44,8 @@ class LocalHerald:
 def start_herald(
     home: Path, key: str = "hk_e2e_dev_key_0123456789", env: dict[str, str] | None = None
 ) -> LocalHerald:
-    port = free_port()
+    # A port given in `env` is kept, e.g. by a test restarting Herald on the same one.
+    port = int((env or {}).get("HERALD_PORT") or free_port())
     log = home.parent / f"{home.name}.log"
     env = {
         **os.environ,
