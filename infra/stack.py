@@ -361,7 +361,13 @@ class HeraldStack(Stack):
             spec=WEBHOOKS_FUNCTION,
             platform=platform,
             # The public URL: Twilio signs the URL it called.
-            uses=[database.client(), providers.reader(), events.publisher(), api.public_url()],
+            uses=[
+                database.client(),
+                providers.reader(),
+                events.publisher(),
+                api.public_url(),
+                dispatch_queue.sender(),  # a late bounce may call for a fallback
+            ],
         )
         api.route_callbacks(webhooks_function.function)
 

@@ -50,7 +50,14 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
     "functions.webhooks.handler.handler": (
         10,
         256,
-        {"HERALD_PROVIDER_SECRET_ID", "HERALD_EVENTS_TOPIC_ARN", "HERALD_PUBLIC_BASE_URL"},
+        {
+            "HERALD_PROVIDER_SECRET_ID",
+            "HERALD_EVENTS_TOPIC_ARN",
+            "HERALD_PUBLIC_BASE_URL",
+            # a failure reported late may call for a fallback: dispatch runs again
+            "HERALD_DISPATCH_QUEUE_URL",
+            "HERALD_DISPATCH_QUEUE_ARN",
+        },
     ),
     "functions.dispatch.handler.handler": (
         60,
