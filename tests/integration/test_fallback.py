@@ -268,20 +268,28 @@ def test_fallback_after_seconds_without_fallback_channels_is_refused(
     assert "fallback_after_seconds needs fallback channels" in str(body["error"]["details"])
 
 
-def test_a_failure_reported_after_the_notification_closed_sends_the_fallback(
-    stack: Stack, tenant: Tenant
-) -> None:
-    # given an SMS sent, with email as fallback, and the notification closed
+def sent_and_closed(
+    stack: Stack, tenant: Tenant, channels: list[str], fallback: list[str]
+) -> tuple[str, dict[str, Any]]:
+    """A notification to one recipient, sent and closed; its id and its SMS delivery."""
     notification_id = send(
         stack,
         tenant,
         recipients=[{"phone": PHONE, "email": "late@example.com"}],
-        channels=["sms"],
-        fallback=["email"],
+        channels=channels,
+        fallback=fallback,
     )
     run_pipeline(stack)
-    assert notification(stack, tenant, notification_id)["status"] == "completed"
-    sms = by_channel(notification(stack, tenant, notification_id))["sms"]
+    body = notification(stack, tenant, notification_id)
+    assert body["status"] == "completed"
+    return notification_id, by_channel(body)["sms"]
+
+
+def test_a_failure_reported_after_the_notification_closed_sends_the_fallback(
+    stack: Stack, tenant: Tenant
+) -> None:
+    # given an SMS sent, with email as fallback, and the notification closed
+    notification_id, sms = sent_and_closed(stack, tenant, ["sms"], ["email"])
 
     # when Twilio reports it undelivered afterwards
     answer = status_callback(stack, tenant, sms, "undelivered", ErrorCode="30003")
@@ -302,15 +310,7 @@ def test_a_late_failure_of_a_recipient_another_channel_reached_sends_nothing(
     stack: Stack, tenant: Tenant
 ) -> None:
     # given an SMS and an email sent to one recipient, WhatsApp as fallback
-    notification_id = send(
-        stack,
-        tenant,
-        recipients=[{"phone": PHONE, "email": "late@example.com"}],
-        channels=["sms", "email"],
-        fallback=["whatsapp"],
-    )
-    run_pipeline(stack)
-    sms = by_channel(notification(stack, tenant, notification_id))["sms"]
+    notification_id, sms = sent_and_closed(stack, tenant, ["sms", "email"], ["whatsapp"])
 
     # when only the SMS is reported undelivered (the email went out)
     assert status_callback(stack, tenant, sms, "undelivered")["statusCode"] == 200
