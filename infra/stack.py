@@ -427,6 +427,7 @@ class HeraldStack(Stack):
                 events.publisher(),
                 api.public_url(),
                 integration_secrets.reader(),
+                dispatch_queue.sender(),  # a late bounce may call for a fallback
             ],
         )
         api.route_callbacks(webhooks_function.function)

@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from local.http import DevRequest, DevResponse
 from local.lambda_context import LocalFunction
 from local.pollers import PollerGroup, QueuePoller
 from local.scheduler import SchedulerEmulator
-from local.simulator import ProviderSimulator
+from local.simulator import Outbox, ProviderSimulator
 from local.simulator.webhook_sink import PREFIX as WEBHOOK_SINK_PREFIX
 from local.simulator.webhook_sink import WebhookSink
 from local.websocket import WebSocketGateway
@@ -121,10 +122,17 @@ class Runtime:
             logger.info("migrations applied: %s", ", ".join(applied))
         self._start_aws()
         simulator_key = "SG.local." + secrets.token_urlsafe(24)
+        home = self.config.home
         self.simulator = ProviderSimulator(
+            # Kept across restarts, as the outbox and the web push subscriptions are: what
+            # was sent before a crash stays listed, and subscriptions (whose endpoints name
+            # the simulator's port) still receive.
+            port=self._kept_port("simulator-port"),
+            outbox=Outbox(path=home / "outbox.jsonl"),
             sendgrid_api_key=simulator_key,
             latency_ms=self.config.simulator_latency_ms,
             twilio_auth_token=secrets.token_hex(16),
+            web_push_subscriptions=home / "web-push-subscriptions.jsonl",
         )
         self.simulator.start()
         self._stoppables.append(self.simulator)
@@ -252,7 +260,9 @@ class Runtime:
                 logger.exception("stopping %s", type(part).__name__)
         self._stoppables.clear()
         if self._postgres is not None:
-            self._postgres.cleanup()
+            from local.postgres import stop_embedded
+
+            stop_embedded(self._postgres)
             self._postgres = None
 
     def wait(self) -> None:
@@ -337,6 +347,14 @@ class Runtime:
         path.write_text(value + "\n")
         path.chmod(0o600)
         return value
+
+    def _kept_port(self, name: str) -> int:
+        """The port kept in the home directory when it is still free, else a new one (kept)."""
+        path = self.config.home / name
+        kept = path.read_text().strip() if path.exists() else ""
+        port = int(kept) if kept.isdigit() and _port_is_free(int(kept)) else free_port()
+        path.write_text(f"{port}\n")
+        return port
 
     def _seed_dev_tenant(self) -> str:
         from herald.db.connection import Database
@@ -489,3 +507,15 @@ class Runtime:
             sweeper.invoke({"source": "herald.local", "detail-type": "Start"})
         except Exception:
             logger.exception("sweeper failed")
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        # As the HTTP server binds: a port whose last connections wait out TIME_WAIT (the
+        # previous run was killed) is free to listen on.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

@@ -14,10 +14,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.aws.secrets import database_url, provider_credentials
 from herald.aws.sns import EventPublisher
+from herald.aws.sqs import MessageQueue
 from herald.channels import sendgrid_events, twilio_signatures
 from herald.db import integrations
 from herald.db.connection import Database
-from herald.services import twilio_callbacks
+from herald.models.messages import DispatchMessage
+from herald.services import fallback, twilio_callbacks
 from herald.services.provider_events import apply_sendgrid_events
 from herald.settings import Settings
 
@@ -26,6 +28,8 @@ tracer = Tracer()
 settings = Settings()
 db = Database(database_url(settings), settings.database_prepare_threshold)
 publisher = EventPublisher(settings.required("events_topic_arn"))
+# A failure reported after a notification's send was recorded may call for its fallback.
+dispatch_queue = MessageQueue(settings.required("dispatch_queue_url"))
 secret_id = settings.required("provider_secret_id")
 app = APIGatewayHttpResolver()
 
@@ -89,9 +93,18 @@ def _sendgrid_events(public_key: str, *, tenant_id: str | None) -> Response[str]
     result = apply_sendgrid_events(db, events)
     if result.changes:
         publisher.publish(result.changes)
+        _wake_fallbacks(result.changes)
     body = {"applied": result.applied, "duplicates": result.duplicates, "ignored": result.unmatched}
     return Response(
         status_code=200, content_type=content_types.APPLICATION_JSON, body=json.dumps(body)
+    )
+
+
+def _wake_fallbacks(changes: list[dict[str, Any]]) -> None:
+    """Dispatch again the notifications whose next fallback step a late failure made due."""
+    woken = fallback.wake_after_late_failures(db, changes)
+    dispatch_queue.send_many(
+        [DispatchMessage(tenant_id=n["tenant_id"], notification_id=n["id"]) for n in woken]
     )
 
 
@@ -146,6 +159,7 @@ def twilio_status_callback() -> Response[str]:
     result = twilio_callbacks.apply_status(db, tenant_id, delivery_id, params)
     if result.changes:
         publisher.publish(result.changes)
+        _wake_fallbacks(result.changes)
     return Response(
         status_code=200,
         content_type=content_types.APPLICATION_JSON,

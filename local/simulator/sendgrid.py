@@ -281,6 +281,8 @@ def _outbox_entry(
         "title": None,
         "body": None,
         "data": custom_args,
+        # Herald names its delivery in the custom args SendGrid echoes in its events.
+        "delivery_id": custom_args.get("delivery_id"),
         "received_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -41,7 +42,10 @@ class ProviderSimulator:
         sendgrid_signing_key: ec.EllipticCurvePrivateKey | None = None,
         twilio_account_sid: str = DEFAULT_TWILIO_ACCOUNT_SID,
         twilio_auth_token: str = DEFAULT_TWILIO_AUTH_TOKEN,
+        web_push_subscriptions: Path | None = None,
     ) -> None:
+        """`web_push_subscriptions`: where to keep the web push subscriptions' keys across
+        restarts (kept in memory only when None)."""
         self.outbox = outbox if outbox is not None else Outbox()
         self._callback_base_url = callback_base_url
         self._latency_seconds = latency_ms / 1000
@@ -63,7 +67,7 @@ class ProviderSimulator:
             event_delay_seconds=event_delay_seconds,
         )
         self._fcm = FcmSimulator(self.outbox)
-        self._web_push = WebPushSimulator(self.outbox)
+        self._web_push = WebPushSimulator(self.outbox, web_push_subscriptions)
         self.ses = ses.SesSimulator(self.outbox, event_delay_seconds=event_delay_seconds)
         # `POST /_dev/providers/{provider}`: accounts made to fail or crawl on purpose.
         self.modes = ProviderModes()
@@ -131,6 +135,7 @@ class ProviderSimulator:
         """Stop serving; callbacks not yet posted are dropped."""
         self._server.stop()
         self._callbacks.stop()
+        self.outbox.close()
 
     def _handle(self, request: DevRequest) -> DevResponse:
         provider, account = _account_of(request)

@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 from herald.templating import sms_encoding
@@ -342,5 +342,12 @@ def _outbox_entry(message: dict[str, Any], form: Mapping[str, str]) -> dict[str,
         "content_sid": form.get("ContentSid"),
         "content_variables": variables,
         "num_segments": int(message["num_segments"]),
+        # Herald names its delivery in the status callback URL Twilio posts to.
+        "delivery_id": _query_value(form.get("StatusCallback", ""), "delivery_id"),
         "received_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }
+
+
+def _query_value(url: str, name: str) -> str | None:
+    """One parameter of a URL's query string, or None."""
+    return dict(parse_qsl(urlsplit(url).query)).get(name)

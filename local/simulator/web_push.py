@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -53,11 +54,25 @@ def _b64url(raw: bytes) -> str:
 class WebPushSimulator:
     """The Web Push side of the provider simulator."""
 
-    def __init__(self, outbox: Outbox) -> None:
+    def __init__(self, outbox: Outbox, subscriptions: Path | None = None) -> None:
+        """`subscriptions`: a file keeping the subscriptions' private keys, so that those
+        made before a restart still decrypt what is pushed to them after it."""
         self._outbox = outbox
         self._subscribers: dict[str, _Subscriber] = {}
         self._expected_vapid_key: str | None = None
         self._lock = threading.Lock()
+        self._store = subscriptions
+        if subscriptions is not None and subscriptions.exists():
+            for line in subscriptions.read_text().splitlines():
+                try:
+                    kept = json.loads(line)
+                    subscriber = _Subscriber(
+                        ec.derive_private_key(int(kept["key"], 16), ec.SECP256R1()),
+                        b64url_decode(kept["auth"]),
+                    )
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line a crash cut short
+                self._subscribers[str(kept["id"])] = subscriber
 
     def expect_vapid_key(self, public_key: str | None) -> None:
         """Refuse (403) pushes signed with another application server key than this one, as a
@@ -73,6 +88,15 @@ class WebPushSimulator:
         subscription_id = secrets.token_urlsafe(16)
         with self._lock:
             self._subscribers[subscription_id] = _Subscriber(key, auth)
+            if self._store is not None:
+                kept = {
+                    "id": subscription_id,
+                    "key": f"{key.private_numbers().private_value:x}",
+                    "auth": _b64url(auth),
+                }
+                with self._store.open("a") as store:
+                    store.write(json.dumps(kept) + "\n")
+                self._store.chmod(0o600)
         point = key.public_key().public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )

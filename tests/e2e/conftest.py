@@ -36,15 +36,25 @@ class LocalHerald:
         )
 
     def stop(self) -> int:
-        """Ctrl-C, as a developer would; returns the exit code."""
+        """Ctrl-C, as a developer would; returns the exit code. When it does not exit in
+        time, its threads' stacks go to its log (faulthandler, on SIGABRT) and the error
+        shows the end of the log."""
         self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=30)
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGABRT)
+            self.process.wait(timeout=10)
+            raise AssertionError(
+                f"herald dev did not exit within 30 s of Ctrl-C:\n{self.log.read_text()[-6000:]}"
+            ) from None
 
 
 def start_herald(
     home: Path, key: str = "hk_e2e_dev_key_0123456789", env: dict[str, str] | None = None
 ) -> LocalHerald:
-    port = free_port()
+    # A port given in `env` is kept, e.g. by a test restarting Herald on the same one.
+    port = int((env or {}).get("HERALD_PORT") or free_port())
     log = home.parent / f"{home.name}.log"
     env = {
         **os.environ,
@@ -54,6 +64,7 @@ def start_herald(
         # Webhook retries a second apart instead of over a day, so tests watch them all.
         "HERALD_WEBHOOK_RETRY_SCHEDULE": "[0, 1, 1, 1, 1, 1]",
         "HERALD_WEBSOCKET_PORT": str(free_port()),
+        "PYTHONFAULTHANDLER": "1",  # stacks in the log if it must be aborted
         **(env or {}),
     }
     env.pop("DATABASE_URL", None)

@@ -59,6 +59,9 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             "HERALD_EVENTS_TOPIC_ARN",
             "HERALD_PUBLIC_BASE_URL",
             "HERALD_INTEGRATION_SECRET_PREFIX",  # tenants' own Twilio accounts' callbacks
+            # a failure reported late may call for a fallback: dispatch runs again
+            "HERALD_DISPATCH_QUEUE_URL",
+            "HERALD_DISPATCH_QUEUE_ARN",
         },
     ),
     "functions.dispatch.handler.handler": (

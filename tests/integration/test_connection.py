@@ -134,3 +134,42 @@ def test_a_database_that_stays_away_fails_once_the_wait_is_over(database_url: st
     # when / then: the caller gets the error (a queue consumer's batch is then retried by SQS)
     with pytest.raises(psycopg.OperationalError):
         db.connection()
+
+
+def test_a_statement_whose_connection_broke_under_it_runs_again_on_a_new_one(
+    database_url: str,
+) -> None:
+    # given a connection the server dropped (a restart, a failover) before a result is recorded
+    db = Database(database_url)
+    old_pid = _drop_server_side(database_url, db)
+
+    # when the result is recorded through run_reconnecting
+    row = db.run_reconnecting(
+        lambda conn: conn.execute("SELECT pg_backend_pid() AS pid").fetchone()
+    )
+
+    # then it was recorded, on a new connection, instead of being lost
+    assert row is not None and row["pid"] != old_pid
+    db.close()
+
+
+def test_a_statement_that_fails_on_a_sound_connection_is_not_run_again(
+    database_url: str,
+) -> None:
+    # given a statement the server cancels (an OperationalError), the connection staying sound
+    db = Database(database_url)
+    runs = []
+
+    def failing(conn: psycopg.Connection) -> None:  # type: ignore[type-arg]
+        runs.append(conn.info.backend_pid)
+        conn.execute("SET statement_timeout = 10")
+        try:
+            conn.execute("SELECT pg_sleep(1)")  # canceled: an OperationalError
+        finally:
+            conn.execute("RESET statement_timeout")
+
+    # when / then it fails once, and is not repeated
+    with pytest.raises(psycopg.errors.QueryCanceled):
+        db.run_reconnecting(failing)
+    assert len(runs) == 1
+    db.close()

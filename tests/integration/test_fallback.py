@@ -266,3 +266,57 @@ def test_fallback_after_seconds_without_fallback_channels_is_refused(
     )
     assert status == 400, body
     assert "fallback_after_seconds needs fallback channels" in str(body["error"]["details"])
+
+
+def sent_and_closed(
+    stack: Stack, tenant: Tenant, channels: list[str], fallback: list[str]
+) -> tuple[str, dict[str, Any]]:
+    """A notification to one recipient, sent and closed; its id and its SMS delivery."""
+    notification_id = send(
+        stack,
+        tenant,
+        recipients=[{"phone": PHONE, "email": "late@example.com"}],
+        channels=channels,
+        fallback=fallback,
+    )
+    run_pipeline(stack)
+    body = notification(stack, tenant, notification_id)
+    assert body["status"] == "completed"
+    return notification_id, by_channel(body)["sms"]
+
+
+def test_a_failure_reported_after_the_notification_closed_sends_the_fallback(
+    stack: Stack, tenant: Tenant
+) -> None:
+    # given an SMS sent, with email as fallback, and the notification closed
+    notification_id, sms = sent_and_closed(stack, tenant, ["sms"], ["email"])
+
+    # when Twilio reports it undelivered afterwards
+    answer = status_callback(stack, tenant, sms, "undelivered", ErrorCode="30003")
+    assert answer["statusCode"] == 200
+    run_pipeline(stack)
+
+    # then the email went out in its place, and the notification is closed again
+    body = notification(stack, tenant, notification_id)
+    deliveries = by_channel(body)
+    assert deliveries["sms"]["status"] == "failed"
+    assert deliveries["email"]["status"] == "sent"
+    assert deliveries["email"]["replaces"] == [sms["id"]]
+    assert sent_to(stack) == [("email", "late@example.com"), ("sms", PHONE)]
+    assert body["status"] == "completed"
+
+
+def test_a_late_failure_of_a_recipient_another_channel_reached_sends_nothing(
+    stack: Stack, tenant: Tenant
+) -> None:
+    # given an SMS and an email sent to one recipient, WhatsApp as fallback
+    notification_id, sms = sent_and_closed(stack, tenant, ["sms", "email"], ["whatsapp"])
+
+    # when only the SMS is reported undelivered (the email went out)
+    assert status_callback(stack, tenant, sms, "undelivered")["statusCode"] == 200
+    run_pipeline(stack)
+
+    # then no fallback: the step has not given up, and the notification stays closed
+    body = notification(stack, tenant, notification_id)
+    assert sorted(d["channel"] for d in body["deliveries"]) == ["email", "sms"]
+    assert body["status"] == "completed"

@@ -116,6 +116,7 @@ def test_real_client_send_is_accepted_and_recorded(simulator: ProviderSimulator)
         "title": None,
         "body": None,
         "data": {"delivery_id": "dlv_1", "tenant_id": "ten_1"},
+        "delivery_id": "dlv_1",
     }
 
 

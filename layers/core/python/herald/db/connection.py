@@ -11,9 +11,9 @@ of several statements.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
     import psycopg
@@ -26,6 +26,7 @@ else:
     # psycopg is imported with the first connection, not at cold start (~90 ms of the API's
     # import). The alias names a type in annotations and aliases only: at run time, Any.
     Connection = Any
+T = TypeVar("T")
 
 # How long opening a connection keeps trying. Aurora Serverless v2 resumes from auto-pause
 # (0 ACU) when a connection arrives, in about 15 seconds: the first request after an idle
@@ -120,6 +121,25 @@ class Database:
         conn = self.connection()
         with conn.transaction():
             yield conn
+
+    def run_reconnecting(self, statement: Callable[[Connection], T]) -> T:
+        """Run `statement` on the connection; if the connection broke under it (a database
+        restart, a failover), run it once more on a new one (opened with the usual wait).
+
+        For statements whose outcome must not be lost to a short outage and that may run
+        twice, e.g. recording what a provider accepted: lost, the send would be repeated
+        once its lease lapses. A statement the server committed just before the connection
+        broke is run again, so it must be safe to repeat.
+        """
+        import psycopg
+
+        conn = self.connection()
+        try:
+            return statement(conn)
+        except psycopg.OperationalError:
+            if not (conn.closed or conn.broken):
+                raise  # the statement failed, not the connection
+        return statement(self.connection())
 
     def close(self) -> None:
         if self._conn is not None:

@@ -172,3 +172,28 @@ def to_cascade(
         "        AND d.status IN ('queued', 'deferred', 'sending')))",
         (list(notification_ids), sorted(gave_up)),
     ).fetchall()
+
+
+def lock_fallback_notifications(conn: Connection, notification_ids: Sequence[str]) -> list[Row]:
+    """Those of these notifications that have fallback channels and are processing or closed
+    (`completed`, `failed`), locked in id order: a provider's late report of a failure may
+    make their next fallback step due."""
+    if not notification_ids:
+        return []
+    return conn.execute(
+        "SELECT id, tenant_id, status, fallback FROM notifications"
+        " WHERE id = ANY(%s) AND cardinality(fallback) > 0"
+        "   AND status IN ('processing', 'completed', 'failed')"
+        " ORDER BY id FOR UPDATE",
+        (list(notification_ids),),
+    ).fetchall()
+
+
+def reopen(conn: Connection, notification_id: str) -> None:
+    """Back to `processing` a notification closed before a fallback step fell due: dispatch
+    takes the step, and closes it again."""
+    conn.execute(
+        "UPDATE notifications SET status = 'processing', completed_at = NULL, updated_at = now()"
+        " WHERE id = %s AND status IN ('completed', 'failed')",
+        (notification_id,),
+    )

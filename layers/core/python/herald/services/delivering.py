@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from herald.aws.sns import EventPublisher
@@ -186,7 +187,17 @@ def deliver_batch(
             # would be sent again once its lease lapses.
             unexpected = unexpected or exc
             continue
-        _record_result(conn, row, status, fields, described.get(row["id"]))
+        # Survives a database restart in the middle of a batch: a result lost here would
+        # be a second provider send once the lease lapses.
+        db.run_reconnecting(
+            partial(
+                _record_result,
+                row=row,
+                status=status,
+                fields=fields,
+                attributes=described.get(row["id"]),
+            )
+        )
         if fanned_out is not None and on_targets is not None:
             events.extend(on_targets(row, fanned_out))
         outcome.count(row["id"], status)
@@ -204,7 +215,9 @@ def deliver_batch(
         raise unexpected
     if outcome.retrying:
         _requeue(retry_queue, message, outcome.retrying, retry_delay)
-    _finish(conn, claimed, events, publisher, outcome=outcome, dispatch_queue=dispatch_queue)
+    _finish(
+        db.connection(), claimed, events, publisher, outcome=outcome, dispatch_queue=dispatch_queue
+    )
     return outcome
 
 
@@ -301,12 +314,14 @@ def _record_refusal(
 
 def _record_result(
     conn: Connection,
+    *,
     row: dict[str, Any],
     status: str,
     fields: dict[str, Any],
     attributes: dict[str, Any] | None,
 ) -> None:
     """Record one attempt's result; suppress the address when the provider said so."""
+    fields = dict(fields)  # may run twice (`run_reconnecting`)
     suppression = fields.pop("suppression", None)
     deliveries.record_outcome(conn, row["id"], status=status, attributes=attributes, **fields)
     if suppression and row["address"]:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from herald.db import deliveries, notifications
-from herald.db.connection import Connection
+from herald.db.connection import Connection, Database, Row
 from herald.db.deliveries import NewDelivery
 from herald.models.common import Channel
 from herald.services import audience, templates
@@ -180,3 +180,26 @@ def _plan(
             replace(delivery, recipient_index=step.recipient_index, replaces=step.replaces)
         )
     return planned
+
+
+def wake_after_late_failures(db: Database, changes: Sequence[Mapping[str, Any]]) -> list[Row]:
+    """The notifications whose dispatch must run again because a provider reported, after
+    their send was recorded, that a delivery gave up (a SendGrid bounce, Twilio's
+    `undelivered`): `changes` are the status events the callback recorded. Only those whose
+    next fallback step is now due are returned; a closed one is reopened (`processing`)
+    first, so dispatch takes the step and closes it again."""
+    given_up = sorted(
+        {c["notification_id"] for c in changes if c["status"] in ("failed", "bounced")}
+    )
+    if not given_up:
+        return []
+    woken = []
+    with db.transaction() as conn:
+        for row in notifications.lock_fallback_notifications(conn, given_up):
+            steps = deliveries.steps_of(conn, row["id"])
+            if not decide(steps, row["fallback"], after=None, now=datetime.now(UTC)).due:
+                continue
+            if row["status"] != "processing":
+                notifications.reopen(conn, row["id"])
+            woken.append(row)
+    return woken
