@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -67,10 +70,33 @@ def openapi_document() -> dict[str, Any]:
 
 
 route_shapes = app.route_shapes()
+# A large body (a batch of up to 50,000 recipients, 5 MB) becomes about a million objects
+# built in one go and freed together at the end of the request, in trees with no cycles.
+# CPython's cyclic collector, triggered by allocation counts, would scan that growing pile
+# (and the whole heap) several times over while it is built: a third of the request's time.
+# Reference counting frees the objects all the same; the collector resumes after.
+LARGE_BODY_CHARS = 256 * 1024
+
+
+@contextmanager
+def _collector_paused(event: dict[str, Any]) -> Iterator[None]:
+    if len(event.get("body") or "") < LARGE_BODY_CHARS or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    with _collector_paused(event):
+        return _handle(event, context)
+
+
+def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         guards.check_request(event, route_shapes)
     except HeraldError as exc:

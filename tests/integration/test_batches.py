@@ -3,6 +3,7 @@ dispatch function, sent by the email worker to the simulator, counted from the d
 
 from __future__ import annotations
 
+import gc
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -251,6 +252,27 @@ def test_bad_batches_are_refused_and_change_nothing(stack: Stack, tenant: Tenant
         )["Attributes"]["ApproximateNumberOfMessages"]
         == "0"
     )
+
+
+def test_a_large_batch_with_one_bad_recipient_is_refused_whole(
+    stack: Stack, tenant: Tenant
+) -> None:
+    # given 10,000 recipients (a body large enough to be parsed with the collector paused),
+    # one of them without any address
+    _template(stack, tenant)
+    recipients = _people(10_000)
+    recipients[6_543] = {"variables": {"code": "none"}}
+    body = {"template": "welcome", "variables": {"name": "x"}, "recipients": recipients}
+
+    # when
+    status, _, error = call_api(stack, "POST", "/v1/batches", key=tenant.key, body=body)
+    listed = stack.db.connection().execute("SELECT count(*) AS n FROM batches").fetchone()
+
+    # then the error names the recipient, nothing is stored, and the API collects garbage again
+    assert status == 400
+    assert any("6543" in json.dumps(d) for d in error["error"]["details"]), error
+    assert listed is not None and listed["n"] == 0
+    assert gc.isenabled()
 
 
 def test_a_slice_whose_message_was_lost_is_planned_by_the_sweeper(

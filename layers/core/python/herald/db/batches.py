@@ -30,6 +30,13 @@ def get_batch(conn: Connection, tenant_id: str, batch_id: str) -> Row | None:
     ).fetchone()
 
 
+_ROWS_FROM_JSON = (
+    "INSERT INTO batch_recipients (batch_id, idx, recipient, variables, identity)"
+    " SELECT %(batch)s, %(first)s + r.ord - 1, r.item -> 0, r.item -> 1, r.item ->> 2"
+    " FROM jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS r(item, ord)"
+)
+
+
 def insert_recipients(
     conn: Connection,
     batch_id: str,
@@ -46,14 +53,23 @@ def insert_recipients(
     if not recipients:
         return []
     rows = conn.execute(
-        "INSERT INTO batch_recipients (batch_id, idx, recipient, variables, identity)"
-        " SELECT %(batch)s, %(first)s + r.ord - 1, r.item -> 0, r.item -> 1, r.item ->> 2"
-        " FROM jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS r(item, ord)"
-        " ON CONFLICT (batch_id, identity) DO NOTHING"
-        " RETURNING idx",
+        _ROWS_FROM_JSON + " ON CONFLICT (batch_id, identity) DO NOTHING RETURNING idx",
         {"batch": batch_id, "first": first_index, "rows": json.dumps(recipients)},
     ).fetchall()
     return sorted(r["idx"] - first_index for r in rows)
+
+
+def insert_first_recipients(
+    conn: Connection,
+    batch_id: str,
+    recipients: Sequence[tuple[dict[str, Any], dict[str, Any], str]],
+) -> None:
+    """A batch's first recipients, numbered from 0, of distinct identities: with nothing
+    earlier to collide with, no row is skipped and none need be read back."""
+    if recipients:
+        conn.execute(
+            _ROWS_FROM_JSON, {"batch": batch_id, "first": 0, "rows": json.dumps(recipients)}
+        )
 
 
 def add_counts(

@@ -10,7 +10,7 @@ inside its timeout. Progress counts are read from the deliveries themselves.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -252,8 +252,13 @@ def _add(conn: Connection, row: Row, recipients: Sequence[BatchRecipient]) -> tu
             f"a batch holds at most {MAX_BATCH_RECIPIENTS} recipients",
             [{"field": "recipients", "message": f"the batch already has {row['total']}"}],
         )
-    added = set(batches.insert_recipients(conn, row["id"], row["next_index"], rows))
-    duplicates.extend(offsets[i] for i in range(len(rows)) if i not in added)
+    if row["next_index"] == 0:
+        # The batch's first recipients (it is locked): only duplicates among them, dropped above.
+        batches.insert_first_recipients(conn, row["id"], rows)
+        added: Collection[int] = range(len(rows))
+    else:
+        added = set(batches.insert_recipients(conn, row["id"], row["next_index"], rows))
+        duplicates.extend(offsets[i] for i in range(len(rows)) if i not in added)
     batches.add_counts(
         conn,
         row["id"],
