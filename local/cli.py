@@ -7,6 +7,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 from local import client_cli
@@ -34,7 +35,36 @@ def _dev(_: argparse.Namespace) -> int:
     )
     runtime.wait()
     print("Herald stopped.", flush=True)
+    _exit_after(EXIT_GRACE_SECONDS)
     return 0
+
+
+# After every part has stopped, what is left is the interpreter's exit joining the threads
+# of invocations still in flight (a provider call through a send pool, a reconnect to the
+# stopped database). Ctrl-C must not hang on them: their leases lapse and the next start
+# recovers their deliveries, as after a crash.
+EXIT_GRACE_SECONDS = 10.0
+
+
+def _exit_after(seconds: float) -> None:
+    """Let the interpreter exit normally, or end the process `seconds` from now, naming the
+    threads that held it (with their stacks) in the log."""
+
+    def end() -> None:
+        import faulthandler
+
+        held = [t.name for t in threading.enumerate() if not t.daemon and t.is_alive()]
+        logging.getLogger("herald.dev").warning(
+            "exiting %.0f s after stopping; threads still running: %s", seconds, ", ".join(held)
+        )
+        faulthandler.dump_traceback(all_threads=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+    timer = threading.Timer(seconds, end)
+    timer.daemon = True
+    timer.start()
 
 
 def _database_url() -> tuple[str, object | None]:
