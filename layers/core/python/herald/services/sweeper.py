@@ -11,7 +11,7 @@ from typing import Any
 
 from herald.aws.sns import EventPublisher
 from herald.aws.sqs import MessageQueue
-from herald.db import batches, deliveries, idempotency, notifications
+from herald.db import batches, deliveries, idempotency, notifications, stats
 from herald.db.connection import Database
 from herald.models.messages import DispatchMessage
 from herald.services.completion import completion_events
@@ -57,6 +57,8 @@ def sweep(
       -> their channel queue of their lane (`bulk_queues` for the bulk one), or, once out
       of attempts, `failed` with reason `dead_lettered` (their `delivery.failed` event
       published to `publisher`).
+    It also folds the stats changes the deliveries' writes appended into the hourly rollup
+    (herald.db.stats), so stats reads have few left to add.
     Re-enqueueing is harmless: dispatch is idempotent and workers claim before sending. A
     notification with fallback channels whose delivery failed here goes back to dispatch,
     which takes the next fallback step.
@@ -99,6 +101,8 @@ def sweep(
             [delivery_event(dict(f), "failed", {"reason": DEAD_LETTERED}) for f in failed]
             + completed
         )
+    with db.transaction() as conn:
+        stats.fold(conn)
     retry = [d for d in stuck if d["attempts"] < policy.max_attempts]
     by_tenant: dict[tuple[str, Lane], list[dict[str, Any]]] = {}
     for d in retry:
