@@ -537,11 +537,49 @@ def _floor(bench: Any, size: int) -> float:
     return copied + per_call * size
 
 
+# The per-delivery query GET /v1/stats ran before the hourly rollup (migration 0014): the
+# figure it is measured against, in the same run.
+_DIRECT_STATS = (
+    "SELECT date_trunc('day', d.created_at, 'UTC') AS start, d.channel, count(*),"
+    " count(*) FILTER (WHERE d.status = 'delivered'),"
+    " percentile_cont(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP"
+    "   (ORDER BY extract(epoch FROM d.sent_at - n.created_at))"
+    "   FILTER (WHERE d.sent_at IS NOT NULL)"
+    " FROM deliveries d JOIN notifications n ON n.id = d.notification_id"
+    " WHERE d.tenant_id = %s AND d.created_at >= now() - interval '30 days'"
+    " GROUP BY 1, 2"
+)
+
+
 def stats_at_a_million(bench: Any) -> None:
-    """GET /v1/stats over a tenant's million deliveries of the last day (generated in SQL)."""
+    """GET /v1/stats over a tenant's million deliveries of the last day (generated in SQL),
+    read from the hourly rollup, beside the per-delivery query it replaces and a bare count
+    over the same index."""
     import psycopg
+    from herald.db import stats
+    from psycopg.rows import dict_row
+
+    def pending(conn: Any) -> int:
+        row = conn.execute("SELECT count(*) FROM delivery_stats_changes").fetchone()
+        return int(row[0]) if row else 0
+
+    def median_ms(path: str) -> tuple[float, Any]:
+        timings = []
+        for _ in range(3):
+            started = time.perf_counter()
+            body = _call(bench, "GET", path, None)
+            timings.append(time.perf_counter() - started)
+        return statistics.median(timings) * 1000, body
+
+    def once_ms(conn: Any, sql: str) -> float:
+        started = time.perf_counter()
+        conn.execute(sql, (bench.tenant_id,)).fetchall()
+        return (time.perf_counter() - started) * 1000
 
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        # What the batch run before this left unfolded (the sweeper folds every 5 minutes).
+        unfolded = pending(conn)
+        unfolded_ms, _ = median_ms("/v1/stats?granularity=day")
         tenant = bench.tenant_id
         started = time.perf_counter()
         # A notification of 100 deliveries every 8.64 s over the last day; each sent 0-6 s
@@ -566,40 +604,82 @@ def stats_at_a_million(bench: Any) -> None:
             " FROM generate_series(0, %s - 1) AS g",
             (tenant, spacing, spacing, STATS_DELIVERIES),
         )
+        generated = time.perf_counter() - started
+        started = time.perf_counter()
+        with psycopg.connect(os.environ["DATABASE_URL"], row_factory=dict_row) as tx:
+            folded = stats.fold(tx)
+        fold_s = time.perf_counter() - started
         conn.execute("ANALYZE deliveries")
         conn.execute("ANALYZE notifications")
-        generated = time.perf_counter() - started
         count = conn.execute(
             "SELECT count(*) FROM deliveries WHERE tenant_id = %s", (tenant,)
         ).fetchone()
-    timings = []
-    for _ in range(3):
-        started = time.perf_counter()
-        body = _call(bench, "GET", "/v1/stats?granularity=day", None)
-        timings.append(time.perf_counter() - started)
-    started = time.perf_counter()
-    hourly = _call(bench, "GET", "/v1/stats", None)
-    hourly_s = time.perf_counter() - started
+        by_day, body = median_ms("/v1/stats?granularity=day")
+        by_hour, hourly = median_ms("/v1/stats")
+        update_us, plain_us = _trigger_cost(conn)
+        direct = once_ms(conn, _DIRECT_STATS)
+        floor = once_ms(
+            conn,
+            "SELECT count(*) FROM deliveries WHERE tenant_id = %s"
+            " AND created_at >= now() - interval '30 days'",
+        )
     print(
         f"GET /v1/stats over {count[0] if count else 0:,} deliveries of the last day"
-        f" (generated in {generated:.0f} s): by day {statistics.median(timings) * 1000:.0f} ms"
-        f" (median of 3, {len(body['buckets'])} buckets), by hour {hourly_s * 1000:.0f} ms"
-        f" ({len(hourly['buckets'])} buckets)"
+        f" (generated in {generated:.0f} s; {folded:,} pending stats changes folded in"
+        f" {fold_s * 1000:.0f} ms): by day {by_day:.1f} ms ({len(body['buckets'])} buckets),"
+        f" by hour {by_hour:.1f} ms ({len(hourly['buckets'])} buckets), medians of 3;"
+        f" the per-delivery query it replaces {direct:.0f} ms ({direct / by_day:.0f}x the"
+        f" rollup by day), a bare count(*) over the same index {floor:.0f} ms"
+        f" ({floor / by_day:.0f}x); before the fold, with the batch's {unfolded:,} changes"
+        f" unfolded: by day {unfolded_ms:.1f} ms"
+    )
+    print(
+        f"  keeping it: a one-delivery status update (as a worker records a result) takes"
+        f" {update_us:.0f} us with the stats trigger, {plain_us:.0f} us without it (same run,"
+        f" mean of {4 * TRIGGER_PROBES:,}): +{update_us - plain_us:.0f} us a status move"
     )
 
 
+TRIGGER_PROBES = 1_000
+
+
+def _trigger_cost(conn: Any) -> tuple[float, float]:
+    """Mean microseconds of a one-row status update, autocommit, with the stats trigger and
+    with it disabled (interleaved, twice each); each run moves delivered -> opened and back,
+    so the rollup ends where it began."""
+    ids = [f"dlv_stats_{g}" for g in range(0, TRIGGER_PROBES * 5, 5)]  # delivered ones
+    means: dict[bool, list[float]] = {True: [], False: []}
+    for enabled in (False, True, False, True):
+        if not enabled:
+            conn.execute("ALTER TABLE deliveries DISABLE TRIGGER deliveries_stats_update")
+        started = time.perf_counter()
+        for status in ("opened", "delivered"):
+            for delivery_id in ids:
+                conn.execute(
+                    "UPDATE deliveries SET status = %s, updated_at = now() WHERE id = %s",
+                    (status, delivery_id),
+                )
+        means[enabled].append((time.perf_counter() - started) / (2 * len(ids)) * 1e6)
+        conn.execute("ALTER TABLE deliveries ENABLE TRIGGER deliveries_stats_update")
+    return statistics.mean(means[True]), statistics.mean(means[False])
+
+
 def main() -> None:
-    """`python -m bench.batches [--batch-size N]`: only these figures."""
+    """`python -m bench.batches [--batch-size N] [--stats-only]`: only these figures."""
     import argparse
 
     from bench.__main__ import start
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batch-size", type=int, default=BATCH)
+    parser.add_argument("--stats-only", action="store_true", help="only GET /v1/stats at 1M")
     args = parser.parse_args()
     bench = start()
     try:
-        bench_batches(bench, args.batch_size)
+        if args.stats_only:
+            stats_at_a_million(bench)
+        else:
+            bench_batches(bench, args.batch_size)
     finally:
         bench.postgres.cleanup()
 

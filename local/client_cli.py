@@ -30,6 +30,7 @@ FINAL = ("completed", "canceled")
 BATCH_EXAMPLES = """examples:
   herald batch send --template welcome --csv people.csv
   herald batch send --template digest --csv people.csv --var week=49 --category digest
+  herald batch send --template launch --csv people.csv --per-second 50
   HERALD_API_URL=https://api.example.com HERALD_API_KEY=hk_... \\
     herald batch send --template launch --csv customers.csv --channel email
 
@@ -65,6 +66,9 @@ def add_commands(commands: Any) -> None:
     )
     send.add_argument("--channel", action="append", help="send on this channel only")
     send.add_argument("--category", help="the category preferences are checked against")
+    send.add_argument(
+        "--per-second", type=int, help="throttle: about this many sends a second (1-10,000)"
+    )
     send.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help="recipients per upload")
     send.add_argument("--no-wait", action="store_true", help="start the batch and return")
     send.set_defaults(run=batch_send)
@@ -174,6 +178,8 @@ def batch_send(args: argparse.Namespace) -> int:
         body["channels"] = args.channel
     if args.category:
         body["category"] = args.category
+    if args.per_second is not None:
+        body["throttle"] = {"per_second": args.per_second}
     with _client(args) as client:
         batch = _call(client, "POST", "/v1/batches", json=body)
         batch_id = batch["id"]

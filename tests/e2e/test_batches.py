@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,38 @@ def test_batch_send_uploads_a_csv_in_chunks_and_follows_it_to_completion(
     assert [b["channel"] for b in stats["buckets"]] == ["email"]
     row = next(line for line in table.stdout.splitlines() if " email " in line)
     assert f" {stats['buckets'][0]['total']} " in row
+
+
+def test_a_throttled_batch_goes_out_in_waves(own_herald: LocalHerald, tmp_path: Path) -> None:
+    herald = own_herald
+    # given a CSV of 60 people
+    with herald.client() as client:
+        client.post("/v1/templates", json=TEMPLATE)
+    people = tmp_path / "wave.csv"
+    with people.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["email", "first"])
+        writer.writerows([f"wave{i}@example.com", f"W{i}"] for i in range(60))
+
+    # when it is sent at 20 a second
+    result = _run(
+        herald, "batch", "send", "--template", "launch", "--csv", str(people),
+        "--var", "product=Herald", "--per-second", "20",
+    )  # fmt: skip
+
+    # then it completes, and the sends the pipeline recorded span the three waves
+    assert result.returncode == 0, result.stderr
+    batch_id, status, _ = result.stdout.split(maxsplit=2)
+    with herald.client() as client:
+        batch = client.get(f"/v1/batches/{batch_id}").json()
+        notification = client.get(f"/v1/notifications/{batch['notification_id']}").json()
+    assert status == "completed" and batch["throttle"] == {"per_second": 20}
+    # each delivery's first `sent`: the worker's (a provider callback may report it again)
+    sent = sorted(
+        next(datetime.fromisoformat(e["at"]) for e in d["events"] if e["status"] == "sent")
+        for d in notification["deliveries"]
+    )
+    assert len(sent) == 60 and (sent[-1] - sent[0]).total_seconds() >= 1.5
 
 
 def test_client_commands_explain_themselves(own_herald: LocalHerald) -> None:

@@ -53,3 +53,28 @@ def test_recover_requeues_held_queued_and_waiting_deliveries(stack: Stack, tenan
     time.sleep(2.5)
     assert _queued_ids(stack) == {retry_soon}
     assert result.deliveries_requeued == 3 and result.deliveries_failed == 0
+
+
+def test_recover_keeps_a_throttled_batch_waiting_for_its_waves(
+    stack: Stack, tenant: Tenant
+) -> None:
+    # given a throttled batch's deliveries queued for waves 2 s and an hour ahead, and
+    # queues emptied by the restart
+    send_email(stack, tenant.key, ["w0@example.com", "w1@example.com"])
+    run_dispatch(stack)
+    soon, later = sorted(_queued_ids(stack))
+    _set(stack, soon, "next_attempt_at = now() + interval '2 s'")
+    _set(stack, later, "next_attempt_at = now() + interval '1 hour'")
+    sweeper: Any = stack.handlers["dispatch.sweeper"]
+
+    # when
+    recover(stack.db, sweeper.dispatch_queue, sweeper.channel_queues)
+
+    # then neither goes before its wave: the near one comes once due, the far one hops
+    assert _queued_ids(stack) == set()
+    time.sleep(2.5)
+    assert _queued_ids(stack) == {soon}
+    attributes = stack.sqs().get_queue_attributes(
+        QueueUrl=stack.resources.email.url, AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesDelayed"] == "1"

@@ -38,17 +38,17 @@ class MessageQueue:
 
     def send_many(self, messages: Sequence[BaseModel], delay_seconds: int = 0) -> None:
         """Send in batches of ten; raise if SQS refused any entry."""
-        for start in range(0, len(messages), _SQS_BATCH):
-            chunk = messages[start : start + _SQS_BATCH]
+        self.send_delayed([(m, delay_seconds) for m in messages])
+
+    def send_delayed(self, entries: Sequence[tuple[BaseModel, int]]) -> None:
+        """Send (message, delay in seconds) pairs in batches of ten; raise if SQS refused any."""
+        for start in range(0, len(entries), _SQS_BATCH):
+            chunk = entries[start : start + _SQS_BATCH]
             response = self._client.send_message_batch(
                 QueueUrl=self.url,
                 Entries=[
-                    {
-                        "Id": str(i),
-                        "MessageBody": m.model_dump_json(),
-                        "DelaySeconds": delay_seconds,
-                    }
-                    for i, m in enumerate(chunk)
+                    {"Id": str(i), "MessageBody": m.model_dump_json(), "DelaySeconds": delay}
+                    for i, (m, delay) in enumerate(chunk)
                 ],
             )
             if response.get("Failed"):

@@ -9,10 +9,17 @@ from typing import Any
 from herald.db.connection import Connection, Row, jsonb
 
 
-def insert_batch(conn: Connection, batch_id: str, tenant_id: str, request: dict[str, Any]) -> None:
+def insert_batch(
+    conn: Connection,
+    batch_id: str,
+    tenant_id: str,
+    request: dict[str, Any],
+    throttle_per_second: int | None = None,
+) -> None:
     conn.execute(
-        "INSERT INTO batches (id, tenant_id, status, request) VALUES (%s, %s, 'open', %s)",
-        (batch_id, tenant_id, jsonb(request)),
+        "INSERT INTO batches (id, tenant_id, status, request, throttle_per_second)"
+        " VALUES (%s, %s, 'open', %s, %s)",
+        (batch_id, tenant_id, jsonb(request), throttle_per_second),
     )
 
 
@@ -115,11 +122,13 @@ def start(conn: Connection, batch_id: str, notification_id: str, slice_size: int
 
 
 def claim_slice(conn: Connection, batch_id: str, first_index: int) -> Row | None:
-    """Lock a slice not planned yet (None: planned already, or being planned right now)."""
+    """Lock a slice not planned yet (None: planned already, or being planned right now),
+    with its batch's start and throttle."""
     return conn.execute(
-        "SELECT first_index, last_index FROM batch_slices"
-        " WHERE batch_id = %s AND first_index = %s AND dispatched_at IS NULL"
-        " FOR UPDATE SKIP LOCKED",
+        "SELECT s.first_index, s.last_index, b.started_at, b.throttle_per_second"
+        " FROM batch_slices s JOIN batches b ON b.id = s.batch_id"
+        " WHERE s.batch_id = %s AND s.first_index = %s AND s.dispatched_at IS NULL"
+        " FOR UPDATE OF s SKIP LOCKED",
         (batch_id, first_index),
     ).fetchone()
 

@@ -309,11 +309,12 @@ def release_leases(conn: Connection) -> int:
 
 
 def find_waiting_retries(conn: Connection, *, limit: int) -> list[Row]:
-    """Deliveries waiting for a retry time still ahead: their delayed message carries the wait
-    (quiet hours are not retries: a schedule on the notification ends them)."""
+    """Deliveries waiting for a retry time, or a throttled batch's queued ones for their wave,
+    still ahead: their delayed message carries the wait (quiet hours are not retries: a
+    schedule on the notification ends them)."""
     return conn.execute(
         "SELECT id, tenant_id, channel, next_attempt_at, " + _LANE + " FROM deliveries"
-        " WHERE status = 'deferred' AND reason IS DISTINCT FROM 'quiet_hours'"
+        " WHERE status IN ('deferred', 'queued') AND reason IS DISTINCT FROM 'quiet_hours'"
         "   AND next_attempt_at >= now()"
         " ORDER BY next_attempt_at LIMIT %s",
         (limit,),

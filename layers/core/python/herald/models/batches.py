@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from herald.models.common import Channel, DeliveryStatus
 from herald.models.content import Content
@@ -37,6 +37,16 @@ def _recipients_counted(args: ReprArgs) -> ReprArgs:
         yield (name, f"<{len(value)} recipients>") if name == "recipients" else (name, value)
 
 
+class Throttle(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    per_second: StrictInt = Field(
+        description="About this many sends a second (each recipient's channel counts one),"
+        " from 1 to 10,000; a value out of that range is a 422",
+        examples=[100],
+    )
+
+
 class CreateBatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -58,6 +68,10 @@ class CreateBatchRequest(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     start: bool = Field(
         default=True, description="false: keep the batch open for chunks, then start it"
+    )
+    throttle: Throttle | None = Field(
+        default=None,
+        description="Spread the sends: waves of `per_second` a second from the start",
     )
 
     @model_validator(mode="after")
@@ -114,6 +128,7 @@ class BatchOut(BaseModel):
         default=None, description="The notification whose deliveries the batch became"
     )
     counts: BatchCounts
+    throttle: Throttle | None = Field(default=None, description="As given when created")
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None

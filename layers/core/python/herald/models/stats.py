@@ -25,7 +25,8 @@ class Rates(BaseModel):
 
 
 class Latency(BaseModel):
-    """Seconds from the API accepting the send to the provider taking the delivery."""
+    """Seconds from the API accepting the send to the provider taking the delivery, from a
+    histogram of log-spaced buckets: within one bucket (about 9%) of the exact figure."""
 
     p50: float | None
     p90: float | None
@@ -42,7 +43,7 @@ class StatsBucket(BaseModel):
 
 
 class StatsOut(BaseModel):
-    since: datetime
-    until: datetime
+    since: datetime = Field(description="The range asked for, widened to whole hours: rounded down")
+    until: datetime = Field(description="Rounded up to a whole hour")
     granularity: Granularity
     buckets: list[StatsBucket] = Field(description="Oldest first; a bucket per channel used")

@@ -30,11 +30,12 @@ from herald.models.batches import (
     BatchRecipient,
     BatchRecipientOut,
     CreateBatchRequest,
+    Throttle,
 )
 from herald.models.common import Page
 from herald.models.messages import DispatchMessage
 from herald.models.notifications import Recipient, SendNotificationRequest
-from herald.services import idempotency
+from herald.services import idempotency, throttle
 from herald.services.cursors import decode_cursor, page_rows
 from herald.services.idempotency import StoredResponse
 from herald.services.lanes import lane_for
@@ -84,13 +85,16 @@ def create_batch(
     idempotency_key: str | None,
 ) -> StoredResponse:
     """Store a batch with its inline recipients; start it unless `start` is false."""
+    per_second = request.throttle.per_second if request.throttle else None
+    if per_second is not None:
+        throttle.check(per_second)
     batch_id = new_id("bat")
     slices: list[DispatchMessage] = []
 
     def store(conn: Connection) -> dict[str, Any]:
         nonlocal slices
         stored = request.model_dump(mode="json", include=set(_SEND_FIELDS), exclude_none=True)
-        batches.insert_batch(conn, batch_id, tenant_id, stored)
+        batches.insert_batch(conn, batch_id, tenant_id, stored, per_second)
         total, duplicates = _add(conn, _locked(conn, tenant_id, batch_id), request.recipients)
         status = "open"
         if request.start:
@@ -179,7 +183,12 @@ def get_batch(db: Database, tenant_id: str, batch_id: str) -> BatchOut:
     if row is None:
         raise NotFound(f"batch {batch_id} not found")
     counts = batches.counts(conn, row["notification_id"]) if row["notification_id"] else {}
-    return BatchOut(**row, counts=BatchCounts(**counts))
+    per_second = row["throttle_per_second"]
+    return BatchOut(
+        **row,
+        counts=BatchCounts(**counts),
+        throttle=Throttle(per_second=per_second) if per_second else None,
+    )
 
 
 def list_recipients(

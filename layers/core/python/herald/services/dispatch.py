@@ -17,7 +17,7 @@ from herald.db.deliveries import NewDelivery
 from herald.ids import new_id
 from herald.models.common import Channel
 from herald.models.messages import MAX_DELIVERIES_PER_MESSAGE, ChannelMessage, DispatchMessage
-from herald.services import audience, fallback, templates
+from herald.services import audience, fallback, templates, throttle
 from herald.services.audience import Recipient
 from herald.services.completion import completion_events
 from herald.services.lanes import Lane, lane_queues
@@ -140,6 +140,32 @@ def enqueue_deliveries(
         queues[channel].send_many(messages, delay_seconds=delay_seconds)
 
 
+def enqueue_waves(
+    tenant_id: str,
+    rows: list[dict[str, Any]],
+    lane: Lane,
+    channel_queues: Mapping[str, MessageQueue],
+    bulk_queues: Mapping[str, MessageQueue] | None,
+    *,
+    now: datetime,
+) -> None:
+    """Send a throttled batch's deliveries (`id`, `channel`, `due`) to their channels' queues
+    of `lane`, each wave's messages delayed until it is due (herald.services.throttle)."""
+    queues = lane_queues(lane, channel_queues, bulk_queues)
+    waves: dict[datetime, list[dict[str, Any]]] = {}
+    for row in rows:
+        waves.setdefault(row["due"], []).append(row)
+    entries: dict[str, list[tuple[ChannelMessage, int]]] = {}
+    for due, wave in sorted(waves.items()):
+        wait, not_before = throttle.delay(due, now)
+        for channel, messages in pack_messages(tenant_id, wave, lane).items():
+            entries.setdefault(channel, []).extend(
+                (m.model_copy(update={"not_before": not_before}), wait) for m in messages
+            )
+    for channel, pairs in entries.items():
+        queues[channel].send_delayed(pairs)
+
+
 def dispatch_notification(
     db: Database,
     ports: DispatchPorts,
@@ -253,7 +279,8 @@ def dispatch_batch_slice(
     now: datetime | None = None,
 ) -> DispatchOutcome | None:
     """Plan one slice of a started batch: its recipients' deliveries, inserted in one
-    statement, the queued ones enqueued in messages of 50.
+    statement, the queued ones enqueued in messages of 50 (a throttled batch's in waves,
+    herald.services.throttle).
 
     Runs once per slice: a redelivered message finds the slice planned and does nothing.
     """
@@ -299,14 +326,40 @@ def dispatch_batch_slice(
                 now=now,
             )
         ]
+        per_second = piece["throttle_per_second"]
+        if per_second is not None:
+            planned = [
+                replace(
+                    d,
+                    next_attempt_at=throttle.wave_at(
+                        piece["started_at"],
+                        per_second,
+                        row["channels"],
+                        d.recipient_index,
+                        d.channel,
+                    ),
+                )
+                if d.status == "queued"
+                else d
+                for d in planned
+            ]
         deliveries.insert_deliveries(conn, tenant_id, notification_id, planned)
         batches.mark_slice_dispatched(conn, message.batch_id, message.first_index)
-        queued = [{"id": d.id, "channel": d.channel} for d in planned if d.status == "queued"]
+        queued = [
+            {"id": d.id, "channel": d.channel, "due": d.next_attempt_at}
+            for d in planned
+            if d.status == "queued"
+        ]
         wake_at = min(
             (d.next_attempt_at for d in planned if d.reason == "quiet_hours" and d.next_attempt_at),
             default=None,
         )
-    enqueue_deliveries(tenant_id, queued, row["lane"], ports.channel_queues, ports.bulk_queues)
+    if per_second is not None:
+        enqueue_waves(
+            tenant_id, queued, row["lane"], ports.channel_queues, ports.bulk_queues, now=now
+        )
+    else:
+        enqueue_deliveries(tenant_id, queued, row["lane"], ports.channel_queues, ports.bulk_queues)
     if wake_at is not None:
         _wake_up_at(ports.scheduler, tenant_id, notification_id, wake_at)
         if ports.sweeps is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -11,12 +10,12 @@ from typing import Any
 
 from herald.aws.sns import EventPublisher
 from herald.aws.sqs import MessageQueue
-from herald.db import batches, deliveries, idempotency, notifications
+from herald.db import batches, deliveries, idempotency, notifications, stats
 from herald.db.connection import Database
 from herald.models.messages import DispatchMessage
 from herald.services.completion import completion_events
 from herald.services.delivering import RetryPolicy, delivery_event
-from herald.services.dispatch import enqueue_deliveries
+from herald.services.dispatch import enqueue_deliveries, enqueue_waves
 from herald.services.lanes import Lane
 
 logger = logging.getLogger(__name__)
@@ -25,8 +24,6 @@ _BATCH = 500
 # Why a delivery the sweeper gives up on failed: its queue message was lost or moved to the
 # dead-letter queue after every receive failed, and its attempts are spent.
 DEAD_LETTERED = "dead_lettered"
-# SQS caps a message delay at 15 minutes, as RetryPolicy caps a retry wait.
-MAX_DELAY_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -57,6 +54,8 @@ def sweep(
       -> their channel queue of their lane (`bulk_queues` for the bulk one), or, once out
       of attempts, `failed` with reason `dead_lettered` (their `delivery.failed` event
       published to `publisher`).
+    It also folds the stats changes the deliveries' writes appended into the hourly rollup
+    (herald.db.stats), so stats reads have few left to add.
     Re-enqueueing is harmless: dispatch is idempotent and workers claim before sending. A
     notification with fallback channels whose delivery failed here goes back to dispatch,
     which takes the next fallback step.
@@ -99,6 +98,8 @@ def sweep(
             [delivery_event(dict(f), "failed", {"reason": DEAD_LETTERED}) for f in failed]
             + completed
         )
+    with db.transaction() as conn:
+        stats.fold(conn)
     retry = [d for d in stuck if d["attempts"] < policy.max_attempts]
     by_tenant: dict[tuple[str, Lane], list[dict[str, Any]]] = {}
     for d in retry:
@@ -131,8 +132,8 @@ def recover(
 
     Nothing then waits for a grace: no message is on its way and no worker holds a lease. A
     delivery whose provider call was cut off is sent again, as after any lost worker; one
-    recorded as sent is not. A delivery waiting for a retry goes back with what remains of
-    its wait as the message's delay.
+    recorded as sent is not. A delivery waiting for a retry, or a throttled batch's for its
+    wave, goes back with what remains of its wait as the message's delay.
     """
     with db.transaction() as conn:
         released = deliveries.release_leases(conn)
@@ -149,13 +150,12 @@ def recover(
         publisher=publisher,
         bulk_queues=bulk_queues,
     )
-    now = datetime.now(UTC)
-    by_wait: dict[tuple[str, int, Lane], list[dict[str, Any]]] = {}
+    # Each back with what remains of its wait (beyond 15 minutes it hops, never early).
+    by_lane: dict[tuple[str, Lane], list[dict[str, Any]]] = {}
     for d in waiting:
-        wait = min(
-            max(math.ceil((d["next_attempt_at"] - now).total_seconds()), 0), MAX_DELAY_SECONDS
+        by_lane.setdefault((d["tenant_id"], d["lane"]), []).append(
+            {**d, "due": d["next_attempt_at"]}
         )
-        by_wait.setdefault((d["tenant_id"], wait, d["lane"]), []).append(d)
-    for (tenant_id, wait, lane), rows in by_wait.items():
-        enqueue_deliveries(tenant_id, rows, lane, channel_queues, bulk_queues, delay_seconds=wait)
+    for (tenant_id, lane), rows in by_lane.items():
+        enqueue_waves(tenant_id, rows, lane, channel_queues, bulk_queues, now=datetime.now(UTC))
     return replace(result, deliveries_requeued=result.deliveries_requeued + len(waiting))
