@@ -159,6 +159,35 @@ def test_only_the_first_firebase_project_serves_a_tenants_devices(
     assert [(e["to"], e["from"]) for e in stack.simulator.outbox.list()] == [(token, PROJECT)]
 
 
+def test_once_the_first_project_is_deleted_the_next_serves_at_once(
+    stack: Stack, tenant: Tenant
+) -> None:
+    # given a tenant moving from its first project to its second, whose integrations the
+    # worker has just read (and keeps for a while)
+    first = _fcm(stack, tenant.key, PROJECT, priority=0)
+    second = _fcm(stack, tenant.key, BACKUP_PROJECT, priority=1)
+    old, new = (stack.simulator.fcm_registration_token(p) for p in (PROJECT, BACKUP_PROJECT))
+    _users(stack, tenant.key, [{"platform": "android", "token": old}])
+    _send(stack, tenant.key, ["u_0"], push=PUSH)
+    run_pipeline(stack)
+    assert call_api(stack, "DELETE", f"/v1/integrations/{first['id']}", key=tenant.key)[0] == 204
+    assert call_api(stack, "PUT", "/v1/users/u_1", key=tenant.key, body={})[0] == 200
+    device = {"platform": "android", "token": new}
+    assert call_api(stack, "POST", "/v1/users/u_1/devices", key=tenant.key, body=device)[0] == 201
+
+    # when
+    notification_id = _send(stack, tenant.key, ["u_1"], push=PUSH)
+    run_pipeline(stack)
+
+    # then the second project sent it, not the deleted one nor the deployment's
+    push = deliveries(stack, tenant.key, notification_id)["push"]
+    assert (push["status"], push["integration_id"]) == ("sent", second["id"])
+    assert {(e["to"], e["from"]) for e in stack.simulator.outbox.list()} == {
+        (old, PROJECT),
+        (new, BACKUP_PROJECT),
+    }
+
+
 def test_a_tenant_with_its_own_vapid_key_signs_with_it_and_another_with_ours(
     stack: Stack, tenant: Tenant, other_tenant: Tenant
 ) -> None:

@@ -68,13 +68,14 @@ class IntegrationRoutes(Generic[M]):
         rows = self._integrations(conn, tenant_id)
         if not rows:
             return None
+        breakers = {r["id"]: r for r in integrations.circuits_of(conn, [r["id"] for r in rows])}
+        # Those deleted since they were cached are left out (without failover, before the
+        # first is picked: the next in line serves, not the deployment's account).
+        rows = [row for row in rows if row["id"] in breakers]
         if not self._failover:
             rows = rows[:1]
-        breakers = {r["id"]: r for r in integrations.circuits_of(conn, [r["id"] for r in rows])}
         routes = []
         for row in rows:
-            if row["id"] not in breakers:
-                continue  # deleted since it was cached
             circuit = Circuit(
                 integration_id=row["id"],
                 tenant_id=tenant_id,
