@@ -363,6 +363,7 @@ class HeraldStack(Stack):
                 dispatch_queue.sender(),  # fallbacks: dispatch takes the next step
                 providers.reader(),  # the FCM service-account JSON
                 events.publisher(),
+                integration_secrets.reader(),  # tenants' own Firebase service accounts
             ],
         )
         consume(push_worker.function, push_queue, max_concurrency=PUSH_MAX_CONCURRENCY)
@@ -382,6 +383,7 @@ class HeraldStack(Stack):
                 vapid_keys.reader(),  # signs with the VAPID private key
                 events.publisher(),
                 Binding(environment={"HERALD_VAPID_SUBJECT": f"mailto:{email_from}"}),
+                integration_secrets.reader(),  # tenants' own VAPID keys
             ],
         )
         consume(web_push_worker.function, web_push_queue, max_concurrency=WEB_PUSH_MAX_CONCURRENCY)

@@ -235,6 +235,7 @@ class Runtime:
                 "/_dev/outbox": self._outbox_route,
                 "/_dev/twilio/inbound": self._twilio_inbound_route,
                 "/_dev/web-push/subscriptions": self._web_push_subscription_route,
+                "/_dev/fcm/projects/": self._fcm_project_route,
                 "/_dev/providers/": self._provider_mode_route,
                 WEBHOOK_SINK_PREFIX: self.webhook_sink.route,
             },
@@ -466,19 +467,46 @@ class Runtime:
         return DevResponse(200, {"herald_status": status, "twiml": twiml})
 
     def _web_push_subscription_route(self, request: DevRequest) -> DevResponse:
-        """`POST /_dev/web-push/subscriptions` `{"behaviour"}`: a subscription with real keys."""
+        """`POST /_dev/web-push/subscriptions` `{"behaviour", "application_server_key"?}`: a
+        subscription with real keys, made with that VAPID public key (default: the
+        deployment's)."""
         assert self.simulator is not None
         if request.method != "POST":
             return DevResponse(405, {"error": {"code": "METHOD_NOT_ALLOWED", "message": "POST"}})
         try:
             body = json.loads(request.body or b"{}")
-            behaviour = body.get("behaviour", "ok") if isinstance(body, dict) else None
-            subscription = self.simulator.create_web_push_subscription(str(behaviour))
+            if not isinstance(body, dict):
+                raise ValueError('expected {"behaviour": "ok", "application_server_key": "…"}')
+            key = body.get("application_server_key")
+            subscription = self.simulator.create_web_push_subscription(
+                str(body.get("behaviour", "ok")), None if key is None else str(key)
+            )
         except ValueError as exc:
             return DevResponse(
                 400, {"error": {"code": "VALIDATION_ERROR", "message": str(exc), "details": []}}
             )
         return DevResponse(201, subscription)
+
+    def _fcm_project_route(self, request: DevRequest) -> DevResponse:
+        """`POST /_dev/fcm/projects/{project_id}`: a simulated Firebase project's service
+        account (for an `fcm` integration) and a registration token of a device of its app."""
+        assert self.simulator is not None
+        if request.method != "POST":
+            return DevResponse(405, {"error": {"code": "METHOD_NOT_ALLOWED", "message": "POST"}})
+        project_id = request.path.removeprefix("/_dev/fcm/projects/")
+        try:
+            account = self.simulator.fcm_service_account(project_id)
+        except ValueError as exc:
+            return DevResponse(
+                400, {"error": {"code": "VALIDATION_ERROR", "message": str(exc), "details": []}}
+            )
+        return DevResponse(
+            201,
+            {
+                "service_account": account,
+                "registration_token": self.simulator.fcm_registration_token(project_id),
+            },
+        )
 
     def _provider_mode_route(self, request: DevRequest) -> DevResponse:
         """`POST /_dev/providers/{provider}` `{"mode": "down"|"slow"|"up", "account"?}`: make a

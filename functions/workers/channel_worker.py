@@ -67,12 +67,14 @@ class ChannelWorker:
         *,
         policy: Callable[[Settings], RetryPolicy] | None = None,
         integrations: SenderFor[Any] | None = None,
+        failover: bool = True,
     ) -> None:
         """`policy` builds the retry policy from the settings (default: exponential backoff
         over `max_attempts`). `integrations` builds the sender of a tenant's own integration
         of the channel (its row and credentials): tenants with one send through theirs, by
         priority, failing over from one to the next; without it, every tenant sends through
-        the deployment's account."""
+        the deployment's account. Without `failover` (devices that belong to one account:
+        push, web push), a tenant's first integration serves every delivery alone."""
         self.channel = channel
         self.settings = Settings()
         self.db = Database(database_url(self.settings), self.settings.database_prepare_threshold)
@@ -96,6 +98,7 @@ class ChannelWorker:
                 provider_credentials,
                 policy=breaker_policy(self.settings),
                 max_age_seconds=self.settings.integration_cache_seconds,
+                failover=failover,
             )
             if integrations is not None
             else None

@@ -1,5 +1,10 @@
 """Push-queue consumer: sends claimed deliveries to the recipient's iOS and Android devices
-through FCM (`firebase-admin`)."""
+through FCM (`firebase-admin`): the deployment's Firebase project, or the one of a tenant's
+own `fcm` integration.
+
+A registration token works only with the project its app registered with, so a tenant's
+integrations do not fail over: its first active one (by priority) serves every device, and
+while its breaker is open deliveries wait (`provider_unavailable`)."""
 
 from __future__ import annotations
 
@@ -12,7 +17,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.aws.secrets import provider_credentials
 from herald.channels.base import FanOutResult, PushMessage
 from herald.channels.fcm_push import PROVIDER, FcmPushSender
+from herald.db.connection import Row
 from herald.services import devices, templates
+from herald.services.delivering import Send
 from herald.services.push import compose_push
 
 from functions.workers.channel_worker import BatchPlan, ChannelWorker
@@ -49,7 +56,18 @@ def plan() -> BatchPlan[PushMessage]:
     return BatchPlan(compose=compose, send=_sender().send, on_targets=deactivate_gone)
 
 
-worker = ChannelWorker("push", PROVIDER, plan)
+def integration_sender(integration: Row, credentials: dict[str, Any]) -> Send[PushMessage]:
+    """The send function of a tenant's `fcm` integration: its own service account, with a
+    firebase-admin app (and OAuth token) of its own."""
+    # Apps are named by their credential, so one is shared by integrations holding the same
+    # service account; a replaced one is left alive, as a send may still be using it.
+    sender = FcmPushSender(
+        credentials["service_account"], simulator_url=worker.settings.fcm_simulator_url
+    )
+    return sender.send
+
+
+worker = ChannelWorker("push", PROVIDER, plan, integrations=integration_sender, failover=False)
 secret_id = worker.settings.required("provider_secret_id")
 
 

@@ -29,6 +29,21 @@ def b64url_decode(value: str) -> bytes:
         raise InvalidToken("not base64url") from None
 
 
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The claims of a token before its signature is checked: to find the key that signed it
+    (a service account's, by its `iss`). Never trust them before `verify`."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise InvalidToken("not a JWS compact serialization")
+    try:
+        claims = json.loads(b64url_decode(parts[1]))
+    except ValueError:
+        raise InvalidToken("claims are not JSON") from None
+    if not isinstance(claims, dict):
+        raise InvalidToken("claims are not an object")
+    return claims
+
+
 def verify(token: str, key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey) -> dict[str, Any]:
     """The claims of a token signed by `key` (RS256 for RSA, ES256 for P-256) and not expired."""
     parts = token.split(".")

@@ -3,8 +3,8 @@
 A provider account is `down` (every call answers 503 in that provider's error shape), `slow`
 (every call takes `SLOW_SECONDS` longer, then succeeds as usual) or `up`. The account is what
 the real client sends: the SendGrid API key, the SES access key id, the Twilio account SID,
-the FCM project; without one, the mode is the provider's default for every account not
-given its own.
+the FCM project id, the VAPID public key (base64url) a web push is signed with; without
+one, the mode is the provider's default for every account not given its own.
 """
 
 from __future__ import annotations

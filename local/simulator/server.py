@@ -103,19 +103,29 @@ class ProviderSimulator:
         """The Event Webhook verification key, base64 DER, as SendGrid's dashboard shows it."""
         return self._sendgrid.public_key
 
-    def fcm_service_account(self) -> dict[str, str]:
-        """The service-account JSON for the provider secret: its key is a throwaway one the
-        simulator made, its `token_uri` the simulator's OAuth token endpoint."""
-        return self._fcm.service_account(self.url)
+    def fcm_service_account(self, project_id: str = fcm.PROJECT_ID) -> dict[str, str]:
+        """The service-account JSON of a Firebase project (the deployment's, `herald-local`,
+        by default): its key is a throwaway one the simulator made, its `token_uri` the
+        simulator's OAuth token endpoint. ValueError for a malformed project id."""
+        return self._fcm.service_account(self.url, project_id)
 
-    def create_web_push_subscription(self, behaviour: str = "ok") -> dict[str, object]:
-        """A subscription with real keys, as a browser makes one; the simulator keeps the
-        private key and decrypts what is pushed to it. ValueError for an unknown behaviour."""
-        return self._web_push.create_subscription(self.url, behaviour)
+    def fcm_registration_token(self, project_id: str = fcm.PROJECT_ID) -> str:
+        """A device's registration token for a Firebase project's app: sent through another
+        project, FCM answers SENDER_ID_MISMATCH."""
+        return self._fcm.registration_token(project_id)
+
+    def create_web_push_subscription(
+        self, behaviour: str = "ok", application_server_key: str | None = None
+    ) -> dict[str, object]:
+        """A subscription with real keys, as a browser makes one with
+        `pushManager.subscribe({applicationServerKey})` (default: the deployment's key); the
+        simulator keeps the private key and decrypts what is pushed to it, signed with that
+        key only. ValueError for an unknown behaviour or a malformed key."""
+        return self._web_push.create_subscription(self.url, behaviour, application_server_key)
 
     def expect_vapid_key(self, public_key: str | None) -> None:
-        """The VAPID public key subscriptions were made with: pushes signed with another
-        key are refused (403)."""
+        """The deployment's VAPID public key, which subscriptions made without naming one are
+        bound to: pushes to them signed with another key are refused (403)."""
         self._web_push.expect_vapid_key(public_key)
 
     def set_latency(self, latency_ms: int) -> None:
@@ -180,5 +190,5 @@ def _account_of(request: DevRequest) -> tuple[str | None, str]:
     if path.startswith(fcm.SEND_PATH_PREFIX) and path.endswith(fcm.SEND_PATH_SUFFIX):
         return "fcm", path.removeprefix(fcm.SEND_PATH_PREFIX).removesuffix(fcm.SEND_PATH_SUFFIX)
     if path.startswith(web_push.PATH_PREFIX):
-        return "web_push", ""
+        return "web_push", web_push.vapid_key_of(request)
     return None, ""

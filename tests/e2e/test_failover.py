@@ -1,5 +1,6 @@
 """Through HTTP only, against a `herald dev` of its own: a tenant's SendGrid first and SES
-second; the simulator's switch takes accounts down and up; breakers open and close."""
+second, a tenant's own VAPID key; the simulator's switch takes accounts down and up; breakers
+open and close."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ FAST = {
     "POWERTOOLS_LOG_LEVEL": "DEBUG",
 }
 THRESHOLD = 20  # Settings.circuit_min_calls: this many failures open a breaker
+# A tenant's VAPID private key: 32 bytes, base64url (what `web-push generate-vapid-keys` prints).
+VAPID_PRIVATE_KEY = "BwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSY"
 SECRETS = {
     "dev_sendgrid": "SG.e2etenant01.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
     "other_sendgrid": "SG.e2etenant02.ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwv",
@@ -190,6 +193,74 @@ def test_with_both_down_deliveries_wait_then_go_out_once_none_lost_none_twice(
     assert sorted(m["to"] for m in _outbox(own_herald, recipients)) == sorted(recipients)
 
 
+def test_a_tenants_own_vapid_key_down_defers_its_web_pushes_then_they_go_out_once(
+    own_herald: LocalHerald, other_key: str
+) -> None:
+    # given a tenant signing with its own VAPID key, browsers subscribed with it, the key's
+    # pushes failing (503)
+    client = own_herald.client(other_key)
+    created = client.post(
+        "/v1/integrations",
+        json={
+            "channel": "web_push",
+            "provider": "web_push",
+            "name": "Our VAPID key",
+            "credentials": {"vapid_private_key": VAPID_PRIVATE_KEY},
+        },
+    )
+    assert created.status_code == 201, created.text
+    integration_id = created.json()["id"]
+    key = httpx.get(
+        f"{own_herald.url}/v1/web-push/vapid-public-key",
+        params={"integration_id": integration_id},
+    ).json()["public_key"]
+    endpoints = []
+    for i in range(THRESHOLD):
+        assert client.put(f"/v1/users/browser{i}", json={}).status_code == 200
+        subscription = httpx.post(
+            f"{own_herald.url}/_dev/web-push/subscriptions",
+            json={"behaviour": "ok", "application_server_key": key},
+        ).json()
+        registered = client.post(
+            f"/v1/users/browser{i}/devices", json={"platform": "web", "subscription": subscription}
+        )
+        assert registered.status_code == 201, registered.text
+        endpoints.append(subscription["endpoint"])
+    _switch(own_herald, "web_push", "down", key)
+
+    # when
+    response = client.post(
+        "/v1/notifications",
+        json={
+            "recipients": [{"user_id": f"browser{i}"} for i in range(THRESHOLD)],
+            "content": {"web_push": {"title": "Hi", "body": "Signed with our key"}},
+        },
+    )
+    assert response.status_code == 202, response.text
+    notification_id = response.json()["id"]
+
+    # then they wait for the breaker, nothing sent
+    wait_for(
+        lambda: all(
+            d["reason"] == "provider_unavailable" for d in _deliveries(client, notification_id)
+        ),
+        timeout=30,
+    )
+    assert _outbox(own_herald, endpoints) == []
+
+    # when the key's pushes go through again
+    _switch(own_herald, "web_push", "up", key)
+    sent = wait_for(lambda: _all(client, notification_id, {"sent"}), timeout=30)
+
+    # then each went out once, signed with the tenant's key
+    assert {d["integration_id"] for d in sent} == {integration_id}
+    outbox = _outbox(own_herald, endpoints)
+    assert sorted(m["to"] for m in outbox) == sorted(endpoints)
+    assert {m["from"] for m in outbox} == {key}
+    assert VAPID_PRIVATE_KEY not in created.text + client.get("/v1/integrations").text
+    assert "PRIVATE KEY" not in own_herald.log.read_text()
+
+
 def test_a_hard_bounce_and_an_invalid_address_do_not_fail_over(own_herald: LocalHerald) -> None:
     client = own_herald.client()
 
@@ -238,6 +309,6 @@ def test_a_tenants_integrations_are_invisible_to_another_and_credentials_never_l
     log = own_herald.log.read_text()
     # (the log is the one the breakers above logged to)
     assert "circuit open: integration" in log
-    for secret in SECRETS.values():
+    for secret in [*SECRETS.values(), VAPID_PRIVATE_KEY]:
         assert secret not in responses
         assert secret not in log

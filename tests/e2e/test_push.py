@@ -111,3 +111,23 @@ def test_the_vapid_public_key_and_bad_subscriptions(herald: LocalHerald) -> None
     assert len(key) == 87
     unknown = httpx.post(f"{herald.url}/_dev/web-push/subscriptions", json={"behaviour": "nope"})
     assert unknown.status_code == 400
+    no_key = httpx.post(
+        f"{herald.url}/_dev/web-push/subscriptions",
+        json={"behaviour": "ok", "application_server_key": "not-a-key"},
+    )
+    assert no_key.status_code == 400
+    no_integration = httpx.get(
+        f"{herald.url}/v1/web-push/vapid-public-key", params={"integration_id": "int_" + "0" * 26}
+    )
+    assert no_integration.status_code == 404
+
+
+def test_a_simulated_firebase_project_hands_out_its_service_account_and_tokens(
+    herald: LocalHerald,
+) -> None:
+    project = httpx.post(f"{herald.url}/_dev/fcm/projects/acme-app").json()
+
+    assert project["service_account"]["project_id"] == "acme-app"
+    assert project["service_account"]["token_uri"].startswith("http://127.0.0.1:")
+    assert ":sim.acme-app." in project["registration_token"]
+    assert httpx.post(f"{herald.url}/_dev/fcm/projects/Not_A_Project").status_code == 400

@@ -161,6 +161,7 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             # Fallbacks: hands a notification back to dispatch when a delivery gives up.
             "HERALD_DISPATCH_QUEUE_URL",
             "HERALD_DISPATCH_QUEUE_ARN",
+            "HERALD_INTEGRATION_SECRET_PREFIX",  # tenants' own Firebase projects
         },
     ),
     "functions.workers.web_push_worker.handler": (
@@ -175,6 +176,7 @@ EXPECTED: dict[str, tuple[int, int, set[str]]] = {
             # Fallbacks: hands a notification back to dispatch when a delivery gives up.
             "HERALD_DISPATCH_QUEUE_URL",
             "HERALD_DISPATCH_QUEUE_ARN",
+            "HERALD_INTEGRATION_SECRET_PREFIX",  # tenants' own VAPID keys
         },
     ),
     "functions.workers.in_app_worker.handler": (

@@ -69,9 +69,12 @@ def test_an_alarm_watches_breakers_opening(resources: Resources) -> None:
     assert alarm["Threshold"] == 0
 
 
-def test_the_email_worker_reads_integration_secrets_only(resources: Resources) -> None:
+@pytest.mark.parametrize("channel", ["email", "sms", "whatsapp", "push", "web_push"])
+def test_each_sending_worker_reads_integration_secrets_only(
+    resources: Resources, channel: str
+) -> None:
     # when
-    statements = _statements(resources, "functions.workers.email_worker.handler")
+    statements = _statements(resources, f"functions.workers.{channel}_worker.handler")
     prefixed = [
         s
         for s in statements

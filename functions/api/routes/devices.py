@@ -8,12 +8,12 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.depends import Depends
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from herald.aws.secrets import plain_secret
 from herald.errors import InvalidRequest, NotFound
 from herald.models.devices import DeviceIn, DeviceList, DeviceOut, VapidPublicKey
-from herald.services import devices, vapid
+from herald.services import devices, integrations, vapid
 from herald.services.auth import Principal
 
 from functions.api.contract import declare
@@ -24,6 +24,14 @@ router = APIGatewayHttpRouter()
 UsersScope = Annotated[Principal, Depends(scope("users"))]
 UserId = Annotated[str, Path(min_length=1, max_length=255, description="Your own id for the user")]
 DeviceId = Annotated[str, Path(max_length=64, description="dev_…")]
+WebPushIntegrationId = Annotated[
+    str | None,
+    Query(
+        pattern=r"^int_[0-9A-Z]{26}$",
+        description="A tenant's own `web_push` integration (int_…): its key instead of the "
+        "deployment's",
+    ),
+]
 TAG = "Devices"
 _DEVICE_ID = re.compile(r"dev_[0-9A-Z]{26}")
 
@@ -94,8 +102,13 @@ def delete_device(user_id: UserId, device_id: DeviceId, principal: UsersScope) -
     tags=[TAG],
     summary="The VAPID public key for pushManager.subscribe (no API key)",
     security=NO_API_KEY,
-    responses={200: {"description": "The key, base64url"}},
+    # 404: `integration_id` names no web push integration.
+    responses={**declare(200, 404), 200: {"description": "The key, base64url"}},
 )
-def vapid_public_key() -> VapidPublicKey:
+def vapid_public_key(integration_id: WebPushIntegrationId = None) -> VapidPublicKey:
+    """The deployment's key, or with `integration_id` that of a tenant's own `web_push`
+    integration (whose key then signs that tenant's pushes)."""
+    if integration_id is not None:
+        return VapidPublicKey(public_key=integrations.web_push_public_key(db, integration_id))
     secret = plain_secret(settings.required("vapid_secret_id"))
     return VapidPublicKey(public_key=vapid.public_key(secret))

@@ -3,13 +3,17 @@ subscriptions' keys, read again by the next simulator on the same home directory
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from herald.channels.twilio_messages import TwilioMessageSender
 from herald.services import vapid
 from py_vapid import Vapid02
-from pywebpush import webpush
+from pywebpush import WebPushException, webpush
 
 from local.simulator import Outbox, ProviderSimulator
 from tests.unit.local.test_twilio_simulator import ACCOUNT_SID, AUTH_TOKEN, _sms
@@ -119,3 +123,44 @@ def test_a_web_push_subscription_made_before_a_restart_still_decrypts_after_it(
     assert response.status_code == 201
     [entry] = second.outbox.list()
     assert entry["payload"] == {"title": "Still", "body": "here"}
+
+
+def test_a_subscription_keeps_the_key_it_was_made_with_across_a_restart(tmp_path: Path) -> None:
+    # given a subscription made with a tenant's own key, before a restart
+    kept = tmp_path / "web-push-subscriptions.jsonl"
+    tenant_key = Vapid02(private_key=ec.generate_private_key(ec.SECP256R1()))
+    public = base64.urlsafe_b64encode(
+        tenant_key.public_key.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+    ).rstrip(b"=")
+    first = ProviderSimulator(web_push_subscriptions=kept)
+    first.start()
+    subscription = first.create_web_push_subscription("ok", public.decode())
+    port = first.port
+    first.stop()
+
+    # when the next simulator receives a push signed with another key, then with its own
+    second = ProviderSimulator(port=port, web_push_subscriptions=kept)
+    second.start()
+    try:
+        with pytest.raises(WebPushException) as refused:
+            webpush(
+                subscription,
+                data="{}",
+                vapid_private_key=Vapid02(private_key=vapid.private_key(VAPID_SECRET)),
+                vapid_claims={"sub": "mailto:ops@example.com"},
+            )
+        accepted = webpush(
+            subscription,
+            data="{}",
+            vapid_private_key=tenant_key,
+            vapid_claims={"sub": "mailto:ops@example.com"},
+        )
+    finally:
+        second.stop()
+
+    # then only its own key gets through
+    assert refused.value.response is not None
+    assert refused.value.response.status_code == 403
+    assert accepted.status_code == 201

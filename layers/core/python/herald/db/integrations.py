@@ -154,6 +154,15 @@ def sendgrid_by_id(conn: Connection, integration_id: str) -> Row | None:
     ).fetchone()
 
 
+def web_push_settings(conn: Connection, integration_id: str) -> Row | None:
+    """A web push integration's settings, whatever its tenant (browsers subscribe with its
+    public key without an API key)."""
+    return conn.execute(
+        "SELECT settings FROM integrations WHERE id = %s AND provider = 'web_push'",
+        (integration_id,),
+    ).fetchone()
+
+
 def twilio_of_tenant(conn: Connection, tenant_id: str, integration_id: str) -> Row | None:
     """A tenant's Twilio integration (active or not: callbacks of messages it sent still
     come), for its secret."""

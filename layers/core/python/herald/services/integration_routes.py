@@ -6,6 +6,12 @@ one statement, so an integration another worker just cut off is not tried again.
 credentials come through Powertools' cached secrets provider. A tenant without an active
 integration of the channel gets no routes: the worker sends through the deployment's
 default account.
+
+A channel whose addresses belong to one account cannot fail over: an FCM registration token
+works only with the Firebase project its app registered with, a browser subscription only
+with the VAPID key it was made with. Such a channel (`failover=False`) gets one route, the
+tenant's first active integration: its open breaker defers the deliveries rather than hand
+them to an account that would refuse (or, for FCM, unregister) every device.
 """
 
 from __future__ import annotations
@@ -43,8 +49,10 @@ class IntegrationRoutes(Generic[M]):
         *,
         policy: BreakerPolicy,
         max_age_seconds: float,
+        failover: bool = True,
     ) -> None:
         self._channel = channel
+        self._failover = failover
         self._sender_for = sender_for
         self._read_credentials = read_credentials
         self._policy = policy
@@ -54,16 +62,20 @@ class IntegrationRoutes(Generic[M]):
         self._lock = threading.Lock()
 
     def for_tenant(self, conn: Connection, tenant_id: str) -> list[Route[M]] | None:
-        """The tenant's active integrations of the channel by priority, each with its
-        breaker as stored now; None when the tenant has none (the deployment's default)."""
+        """The tenant's active integrations of the channel by priority (only the first
+        without failover), each with its breaker as stored now; None when the tenant has none
+        (the deployment's default)."""
         rows = self._integrations(conn, tenant_id)
         if not rows:
             return None
         breakers = {r["id"]: r for r in integrations.circuits_of(conn, [r["id"] for r in rows])}
+        # Those deleted since they were cached are left out (without failover, before the
+        # first is picked: the next in line serves, not the deployment's account).
+        rows = [row for row in rows if row["id"] in breakers]
+        if not self._failover:
+            rows = rows[:1]
         routes = []
         for row in rows:
-            if row["id"] not in breakers:
-                continue  # deleted since it was cached
             circuit = Circuit(
                 integration_id=row["id"],
                 tenant_id=tenant_id,

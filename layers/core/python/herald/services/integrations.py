@@ -160,6 +160,15 @@ def test_integration(
     return IntegrationTestResult(ok=True, provider=row["provider"], detail=detail[:500])
 
 
+def web_push_public_key(db: Database, integration_id: str) -> str:
+    """The VAPID public key of a `web_push` integration (active or not), for browsers that
+    subscribe to a tenant's own key: public by nature, so no API key is asked for."""
+    row = integrations.web_push_settings(db.connection(), integration_id)
+    if row is None or not row["settings"].get("vapid_public_key"):
+        raise NotFound(f"web push integration {integration_id} not found")
+    return str(row["settings"]["vapid_public_key"])
+
+
 def _store_credentials(
     db: Database,
     tenant_id: str,
