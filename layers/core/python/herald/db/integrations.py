@@ -162,3 +162,13 @@ def twilio_of_tenant(conn: Connection, tenant_id: str, integration_id: str) -> R
         " WHERE tenant_id = %s AND id = %s AND provider = 'twilio'",
         (tenant_id, integration_id),
     ).fetchone()
+
+
+def twilio_by_id(conn: Connection, integration_id: str) -> Row | None:
+    """A Twilio integration, whatever its tenant and active or not (the incoming-message
+    webhook of its numbers names it; a STOP to a paused account's number still counts)."""
+    return conn.execute(
+        "SELECT id, tenant_id, channel, secret_id, settings FROM integrations"
+        " WHERE id = %s AND provider = 'twilio'",
+        (integration_id,),
+    ).fetchone()
