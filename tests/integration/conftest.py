@@ -184,7 +184,7 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         conn.execute(
             "TRUNCATE inbox_connections, inbox_items, delivery_events, deliveries,"
             " idempotency_keys, notifications, api_keys, users, preference_events, suppressions,"
-            " whatsapp_sessions, tenants CASCADE"
+            " whatsapp_sessions, default_circuits, tenants CASCADE"
         )
     sqs = stack.sqs()
     resources = stack.resources
