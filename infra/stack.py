@@ -225,6 +225,7 @@ class HeraldStack(Stack):
                         "in_app": in_app_queue,
                         "webhook": webhook_queue,
                         "webhook_events": webhook_events_queue,
+                        "ses_events": ses_events_queue,
                         **{f"{channel}_bulk": q for channel, q in bulk_queues.items()},
                     },
                 ),

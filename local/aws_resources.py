@@ -99,6 +99,7 @@ class Resources:
             "in_app": self.in_app,
             "webhook": self.webhook,
             "webhook_events": self.webhook_events,
+            "ses_events": self.ses_events,
             **{f"{channel}_bulk": queue for channel, queue in self.bulk.items()},
         }
         return {

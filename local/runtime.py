@@ -438,7 +438,9 @@ class Runtime:
         )
 
     def _twilio_inbound_route(self, request: DevRequest) -> DevResponse:
-        """`POST /_dev/twilio/inbound {"from", "to", "body"}`: a user's message arrives."""
+        """`POST /_dev/twilio/inbound {"from", "to", "body"}`: a user's message arrives; with
+        `"account_sid"` and `"webhook_url"`, at a number of a tenant's own Twilio account,
+        posted to the webhook URL set on it (a path is taken under Herald's URL)."""
         assert self.simulator is not None
         if request.method != "POST":
             return DevResponse(405, {"error": {"code": "METHOD_NOT_ALLOWED", "message": "POST"}})
@@ -446,24 +448,31 @@ class Runtime:
             given = json.loads(request.body or b"{}")
         except ValueError:
             given = None
-        fields = ("from", "to", "body")
+        fields = ("from", "to", "body", "account_sid", "webhook_url")
         if not isinstance(given, dict) or not all(
             isinstance(given.get(f, ""), str) for f in fields
         ):
             given = None
         if given is None or not given.get("from") or "body" not in given:
-            message = 'expected {"from": "+1…" | "whatsapp:+1…", "to": "…", "body": "…"}'
-            return DevResponse(
-                400,
-                {"error": {"code": "VALIDATION_ERROR", "message": message, "details": []}},
+            message = (
+                'expected {"from": "+1…" | "whatsapp:+1…", "to": "…", "body": "…"'
+                ', optionally "account_sid": "AC…", "webhook_url": "…"}'
             )
+            return _dev_invalid(message)
         sender = given["from"]
         default_to = (
             SIMULATED_WHATSAPP_FROM if sender.startswith("whatsapp:") else SIMULATED_SMS_FROM
         )
-        status, twiml = self.simulator.twilio.inbound(
-            sender, given.get("to") or default_to, given["body"]
-        )
+        try:
+            status, twiml = self.simulator.twilio.inbound(
+                sender,
+                given.get("to") or default_to,
+                given["body"],
+                account_sid=given.get("account_sid") or None,
+                webhook_url=given.get("webhook_url") or None,
+            )
+        except ValueError as exc:
+            return _dev_invalid(str(exc))
         return DevResponse(200, {"herald_status": status, "twiml": twiml})
 
     def _web_push_subscription_route(self, request: DevRequest) -> DevResponse:
@@ -547,3 +556,9 @@ def _port_is_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _dev_invalid(message: str) -> DevResponse:
+    return DevResponse(
+        400, {"error": {"code": "VALIDATION_ERROR", "message": message, "details": []}}
+    )

@@ -108,8 +108,9 @@ def _wake_fallbacks(changes: list[dict[str, Any]]) -> None:
     )
 
 
-def _twilio_form() -> dict[str, str] | None:
-    """The form parameters of a Twilio callback, or None when its signature is not valid."""
+def _twilio_form(auth_token: str) -> dict[str, str] | None:
+    """The form parameters of a Twilio callback, or None when it is not signed with
+    `auth_token`."""
     event = app.current_event
     try:
         params = dict(parse_qsl(_raw_body(), keep_blank_values=True))
@@ -119,11 +120,14 @@ def _twilio_form() -> dict[str, str] | None:
     url = settings.public_base_url.rstrip("/") + event.path
     if event.raw_query_string:
         url += "?" + event.raw_query_string
-    auth_token = _twilio_auth_token(event.query_string_parameters or {})
     signature = event.headers.get(twilio_signatures.SIGNATURE_HEADER)
     if not twilio_signatures.verify_signature(auth_token, url, params, signature):
         return None
     return params
+
+
+def _deployment_twilio_token() -> str:
+    return str(provider_credentials(secret_id).get("twilio_auth_token", ""))
 
 
 def _twilio_auth_token(query: dict[str, str]) -> str:
@@ -132,7 +136,7 @@ def _twilio_auth_token(query: dict[str, str]) -> str:
     account's. An integration the URL's tenant does not own has no token (401)."""
     integration_id = query.get("integration_id")
     if integration_id is None:
-        return str(provider_credentials(secret_id).get("twilio_auth_token", ""))
+        return _deployment_twilio_token()
     integration = integrations.twilio_of_tenant(
         db.connection(), query.get("tenant_id", ""), integration_id
     )
@@ -149,10 +153,10 @@ def _twiml(text: str | None) -> Response[str]:
 
 @app.post("/v1/callbacks/twilio/status")
 def twilio_status_callback() -> Response[str]:
-    params = _twilio_form()
+    query = app.current_event.query_string_parameters or {}
+    params = _twilio_form(_twilio_auth_token(query))
     if params is None:
         return _error(401, "UNAUTHENTICATED", "missing or invalid Twilio signature")
-    query = app.current_event.query_string_parameters or {}
     delivery_id, tenant_id = query.get("delivery_id"), query.get("tenant_id")
     if not delivery_id or not tenant_id:
         return _error(400, "VALIDATION_ERROR", "the callback URL names no delivery")
@@ -169,13 +173,50 @@ def twilio_status_callback() -> Response[str]:
 
 @app.post("/v1/callbacks/twilio/inbound")
 def twilio_inbound_callback() -> Response[str]:
-    params = _twilio_form()
+    """Messages to the deployment's own numbers."""
+    params = _twilio_form(_deployment_twilio_token())
     if params is None:
         return _error(401, "UNAUTHENTICATED", "missing or invalid Twilio signature")
     outcome = twilio_callbacks.handle_inbound(db, params, help_text=settings.sms_help_text)
+    return _inbound_answer(outcome, integration_id=None)
+
+
+@app.post("/v1/callbacks/twilio/inbound/<integration_id>")
+def twilio_integration_inbound_callback(integration_id: str) -> Response[str]:
+    """Messages to the numbers of a tenant's own Twilio account (the webhook URL the tenant
+    set on them names the integration): signed with that account's token, from that
+    account, and applied to that tenant alone. The answer to HELP goes out from the number
+    that was written to, with the integration's `help_text` if it has one."""
+    integration = integrations.twilio_by_id(db.connection(), integration_id)
+    # Unknown and unsigned look the same: nothing tells a caller which ids exist.
+    credentials = (
+        provider_credentials(integration["secret_id"])
+        if integration is not None and integration["secret_id"]
+        else {}
+    )
+    params = _twilio_form(str(credentials.get("auth_token", "")))
+    if integration is None or params is None:
+        return _error(401, "UNAUTHENTICATED", "missing or invalid Twilio signature")
+    if params.get("AccountSid") != credentials.get("account_sid"):
+        return _error(401, "UNAUTHENTICATED", "the message is not from this integration's account")
+    help_text = integration["settings"].get("help_text") or settings.sms_help_text
+    outcome = twilio_callbacks.handle_inbound(
+        db, params, help_text=help_text, tenant_id=integration["tenant_id"]
+    )
+    return _inbound_answer(outcome, integration_id=integration_id)
+
+
+def _inbound_answer(
+    outcome: twilio_callbacks.InboundOutcome, *, integration_id: str | None
+) -> Response[str]:
     if outcome.keyword:
         logger.info(
-            "twilio inbound", extra={"keyword": outcome.keyword, "tenants": outcome.tenants}
+            "twilio inbound",
+            extra={
+                "keyword": outcome.keyword,
+                "tenants": outcome.tenants,
+                "integration_id": integration_id,
+            },
         )
     return _twiml(outcome.reply)
 

@@ -27,12 +27,13 @@ from herald.aws.sns import EventPublisher
 from herald.aws.sqs import MessageQueue
 from herald.db.connection import Database
 from herald.models.messages import ChannelMessage
-from herald.services.circuits import OPENED, breaker_policy
+from herald.services.circuits import DEFAULT_ACCOUNTS, OPENED, breaker_policy, default_circuit
 from herald.services.delivering import (
     Compose,
     Describe,
     OnTargets,
     RetryPolicy,
+    Route,
     Send,
     deliver_batch,
 )
@@ -73,8 +74,9 @@ class ChannelWorker:
         over `max_attempts`). `integrations` builds the sender of a tenant's own integration
         of the channel (its row and credentials): tenants with one send through theirs, by
         priority, failing over from one to the next; without it, every tenant sends through
-        the deployment's account. Without `failover` (devices that belong to one account:
-        push, web push), a tenant's first integration serves every delivery alone."""
+        the deployment's account, behind the channel's breaker if it is one of
+        `DEFAULT_ACCOUNTS`. Without `failover` (devices that belong to one account: push,
+        web push), a tenant's first integration serves every delivery alone."""
         self.channel = channel
         self.settings = Settings()
         self.db = Database(database_url(self.settings), self.settings.database_prepare_threshold)
@@ -91,12 +93,13 @@ class ChannelWorker:
         self._senders = ThreadPoolExecutor(
             max_workers=self.settings.send_concurrency, thread_name_prefix="send"
         )
+        self._breakers = breaker_policy(self.settings)
         self._routes = (
             IntegrationRoutes(
                 channel,
                 integrations,
                 provider_credentials,
-                policy=breaker_policy(self.settings),
+                policy=self._breakers,
                 max_age_seconds=self.settings.integration_cache_seconds,
                 failover=failover,
             )
@@ -121,6 +124,10 @@ class ChannelWorker:
             if self._routes is not None
             else None
         )
+        if routes is None and self.channel in DEFAULT_ACCOUNTS:
+            # The deployment's account, behind the breaker every worker shares (read now).
+            circuit = default_circuit(self.db.connection(), self.channel, self._breakers)
+            routes = [Route(provider=self._provider, send=plan.send, circuit=circuit)]
         outcome = deliver_batch(
             self.db,
             message,

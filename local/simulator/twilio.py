@@ -25,7 +25,10 @@ account's messages carry its SID, and their callbacks are signed with its own to
 
 `throttle(n)` answers the next `n` requests with 429 whatever their number.
 `inbound()` makes a user's message arrive: it is posted, signed, to Herald's
-`/v1/callbacks/twilio/inbound`, as Twilio posts a number's incoming messages.
+`/v1/callbacks/twilio/inbound`, as Twilio posts a number's incoming messages; or, for a number
+of a tenant's own account (`account_sid`, an account that has authenticated to the simulator,
+e.g. when its integration was checked), to the webhook URL the tenant set on that number,
+signed with that account's token. A STOP is kept per account, as Twilio keeps it.
 """
 
 from __future__ import annotations
@@ -95,8 +98,10 @@ class TwilioSimulator:
         self.auth_token = auth_token
         self._callback_base_url = callback_base_url
         self._event_delay_seconds = event_delay_seconds
-        # Numbers that replied STOP (Twilio's own opt-out list), until they reply START.
-        self._opted_out: set[str] = set()
+        # (account, number) that replied STOP (Twilio's own opt-out list), until START.
+        self._opted_out: set[tuple[str, str]] = set()
+        # The tenants' own accounts that have authenticated, with their tokens.
+        self._accounts: dict[str, str] = {account_sid: auth_token}
         # Requests still to answer with 429 whatever their number (`throttle`).
         self._throttled = 0
         self._lock = threading.Lock()
@@ -141,7 +146,7 @@ class TwilioSimulator:
         if path is None or token is None:
             return _error((401, 20003, "Authenticate"))
         form = dict(parse_qsl(request.body.decode(), keep_blank_values=True))
-        if (refusal := self._refusal(form)) is not None:
+        if (refusal := self._refusal(path.group(1), form)) is not None:
             return _error(refusal)
         message = _message_resource(path.group(1), form)
         self._outbox.record(_outbox_entry(message, form))
@@ -149,19 +154,38 @@ class TwilioSimulator:
             self._schedule_statuses(callback, message, form, token)
         return DevResponse(201, message)
 
-    def inbound(self, sender: str, to: str, body: str) -> tuple[int, str]:
-        """A user sends `body` from `sender` to `to`: posted to Herald, signed. Returns
-        Herald's answer (status, TwiML)."""
+    def inbound(
+        self,
+        sender: str,
+        to: str,
+        body: str,
+        *,
+        account_sid: str | None = None,
+        webhook_url: str | None = None,
+    ) -> tuple[int, str]:
+        """A user sends `body` from `sender` to `to`, a number of `account_sid` (default:
+        the simulator's own account): posted, signed with that account's token, to
+        `webhook_url` (the number's incoming-message webhook; a path is taken under Herald's
+        URL; default: Herald's `/v1/callbacks/twilio/inbound`). Returns Herald's answer
+        (status, TwiML). ValueError for an account the simulator has never seen."""
+        account_sid = account_sid or self.account_sid
+        with self._lock:
+            token = self._accounts.get(account_sid)
+        if token is None:
+            raise ValueError(f"no Twilio account {account_sid} has authenticated here")
+        base_url = self._callback_base_url()
+        url = webhook_url or INBOUND_PATH
+        if url.startswith("/"):
+            if base_url is None:
+                raise RuntimeError("the simulator knows no Herald to post inbound messages to")
+            url = base_url.rstrip("/") + url
         number = sender.removeprefix(WHATSAPP)
         keyword = body.strip().upper()
         with self._lock:
             if keyword in _STOP:
-                self._opted_out.add(number)
+                self._opted_out.add((account_sid, number))
             elif keyword in _START:
-                self._opted_out.discard(number)
-        base_url = self._callback_base_url()
-        if base_url is None:
-            raise RuntimeError("the simulator knows no Herald to post inbound messages to")
+                self._opted_out.discard((account_sid, number))
         sid = "SM" + secrets.token_hex(16)
         params = {
             "ToCountry": "US",
@@ -173,17 +197,14 @@ class TwilioSimulator:
             "To": to,
             "NumSegments": str(max(1, sms_encoding(body).segments)),
             "MessageSid": sid,
-            "AccountSid": self.account_sid,
+            "AccountSid": account_sid,
             "From": sender,
             "ApiVersion": API_VERSION,
         }
         if sender.startswith(WHATSAPP):
             params.update({"WaId": number.lstrip("+"), "ProfileName": "Simulated User"})
-        url = base_url.rstrip("/") + INBOUND_PATH
         content = urlencode(params).encode()
-        response = httpx.post(
-            url, content=content, headers=self._signer(url, self.auth_token)(content)
-        )
+        response = httpx.post(url, content=content, headers=self._signer(url, token)(content))
         return response.status_code, response.text
 
     def _token_of(self, request: DevRequest, account_sid: str) -> str | None:
@@ -197,10 +218,13 @@ class TwilioSimulator:
             return None
         if sid == self.account_sid:
             return token if secrets.compare_digest(token, self.auth_token) else None
-        known = _ACCOUNT_SID.fullmatch(sid) and _AUTH_TOKEN.fullmatch(token)
-        return token if known else None
+        if not (_ACCOUNT_SID.fullmatch(sid) and _AUTH_TOKEN.fullmatch(token)):
+            return None
+        with self._lock:
+            self._accounts[sid] = token
+        return token
 
-    def _refusal(self, form: Mapping[str, str]) -> TwilioError | None:
+    def _refusal(self, account_sid: str, form: Mapping[str, str]) -> TwilioError | None:
         """Twilio's answer to a request it refuses, in the order Twilio checks."""
         if (invalid := _invalid_request(form)) is not None:
             return invalid
@@ -212,7 +236,7 @@ class TwilioSimulator:
             if self._throttled > 0:
                 self._throttled -= 1
                 return _BY_SUFFIX["0429"]
-            if number in self._opted_out:
+            if (account_sid, number) in self._opted_out:
                 return (400, 21610, "Attempt to send to unsubscribed recipient")
         if number in _TEST_NUMBERS:
             status, code, message = _TEST_NUMBERS[number]

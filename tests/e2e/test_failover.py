@@ -312,3 +312,44 @@ def test_a_tenants_integrations_are_invisible_to_another_and_credentials_never_l
     for secret in [*SECRETS.values(), VAPID_PRIVATE_KEY]:
         assert secret not in responses
         assert secret not in log
+
+
+def test_a_stop_to_a_tenants_own_twilio_number_reaches_that_tenant_alone(
+    own_herald: LocalHerald, other_key: str
+) -> None:
+    # given the other tenant's own Twilio account (its test call authenticates to the
+    # simulator, which so learns it), its number's webhook set as the README says
+    other, mine = own_herald.client(other_key), own_herald.client()
+    sid, number, phone = "AC" + "e" * 32, "+14155550777", "+14155550199"
+    created = other.post(
+        "/v1/integrations",
+        json={
+            "channel": "sms",
+            "provider": "twilio",
+            "name": "Globex Twilio",
+            "credentials": {"account_sid": sid, "auth_token": "f" * 32},
+            "settings": {"from_number": number, "help_text": "Globex alerts. Reply STOP."},
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert other.post(f"/v1/integrations/{created.json()['id']}/test").json()["ok"] is True
+    webhook = f"/v1/callbacks/twilio/inbound/{created.json()['id']}"
+
+    def inbound(body: str, account: str = sid) -> httpx.Response:
+        message = {"from": phone, "to": number, "body": body, "account_sid": account}
+        return httpx.post(
+            f"{own_herald.url}/_dev/twilio/inbound", json={**message, "webhook_url": webhook}
+        )
+
+    # when the user writes STOP, then HELP, to that number
+    stop, help_ = inbound("STOP"), inbound("HELP")
+    unknown = inbound("STOP", account="AC" + "0" * 32)
+
+    # then Herald took both, signed with that account's token, for that tenant alone
+    assert (stop.status_code, stop.json()["herald_status"]) == (200, 200), stop.text
+    assert "Globex alerts. Reply STOP." in help_.json()["twiml"]
+    theirs = other.get("/v1/suppressions").json()["items"]
+    assert [(s["address"], s["reason"]) for s in theirs] == [(phone, "stop")]
+    assert phone not in {s["address"] for s in mine.get("/v1/suppressions").json()["items"]}
+    # and the simulator refuses an account it never saw
+    assert unknown.status_code == 400

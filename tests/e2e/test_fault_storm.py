@@ -57,6 +57,10 @@ STORM_ENV = {
     "HERALD_SIMULATOR_LATENCY_MS": "40",
     "HERALD_MAX_ATTEMPTS": "3",
     "HERALD_RETRY_BASE_SECONDS": "1",
+    # The deployment accounts' breakers open in the storm's tail (nothing left but retries of
+    # the simulator's failing addresses): kept in play, but reopening for probes every 2 s
+    # rather than 30, so the tail settles within SETTLE_SECONDS.
+    "HERALD_CIRCUIT_OPEN_SECONDS": "2",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -293,9 +294,38 @@ def test_api_receives_and_moves_messages_of_dead_letter_queues_only(resources: R
         & set(as_list(statement["Action"]))
     ]
 
-    # then: sixteen queues' dead-letter queues (nine, and the seven bulk lanes), nothing else
+    # then: seventeen queues' dead-letter queues (ten, SES events' among them, and the seven
+    # bulk lanes), nothing else
     resources_named = [
         resource["Fn::GetAtt"][0] for s in receiving for resource in as_list(s["Resource"])
     ]
-    assert len(set(resources_named)) == 16
+    assert len(set(resources_named)) == 17
     assert all("DeadLetterQueue" in name for name in resources_named)
+    assert any(name.startswith("SesEventsQueueDeadLetterQueue") for name in resources_named)
+
+
+def test_the_api_lists_the_ses_events_dead_letter_queue_and_may_move_it_back(
+    resources: Resources,
+) -> None:
+    # given
+    api = herald_functions(resources)["functions.api.handler.handler"]
+    statements = _api_statements(resources)
+
+    # when
+    listed = api["Properties"]["Environment"]["Variables"]["HERALD_DEAD_LETTER_QUEUES"]
+    senders = [
+        resource["Fn::GetAtt"][0]
+        for s in statements
+        if "sqs:SendMessage" in as_list(s["Action"])
+        for resource in as_list(s["Resource"])
+        if isinstance(resource, dict) and "Fn::GetAtt" in resource
+    ]
+
+    # then: named ses_events, and its source queue is one the API may send to
+    queues = json.loads(
+        "".join(p if isinstance(p, str) else logical_id(p) for p in listed["Fn::Join"][1])
+    )
+    assert queues["ses_events"]["url"].startswith("SesEventsQueueDeadLetterQueue")
+    source = queues["ses_events"]["source_arn"]
+    assert source.startswith("SesEventsQueue") and "DeadLetter" not in source
+    assert any(name.startswith("SesEventsQueue") and "DeadLetter" not in name for name in senders)

@@ -185,7 +185,7 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
             "TRUNCATE inbox_connections, inbox_items, delivery_events, deliveries,"
             " idempotency_keys, notifications, api_keys, users, preference_events, suppressions,"
             " whatsapp_sessions, delivery_stats_hourly, delivery_latency_hourly,"
-            " delivery_stats_changes, tenants CASCADE"
+            " delivery_stats_changes, default_circuits, tenants CASCADE"
         )
     sqs = stack.sqs()
     resources = stack.resources

@@ -5,6 +5,7 @@ fallback channel if the notification has one."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from herald.services.sweeper import sweep
 from tests.integration.conftest import Stack, Tenant
 from tests.integration.pipeline import call_api, run_dispatch, run_pipeline
 from tests.integration.test_events import _events, _subscribed_queue
+from tests.integration.test_ses import _apply_ses_events, _ses_integration
 
 PHONE = "+14155550123"
 
@@ -211,3 +213,57 @@ def test_redriving_an_unknown_queue_is_refused(stack: Stack, tenant: Tenant) -> 
     )
     assert status == 422, body
     assert body["error"]["details"][0]["field"] == "queue"
+
+
+def _ses_events_dead_lettered(stack: Stack, tenant: Tenant) -> str:
+    """An email sent through SES whose two events (send, delivery) the SES-events consumer
+    never managed to take: SQS left them in that queue's DLQ."""
+    _ses_integration(stack, tenant)
+    notification_id = _send(stack, tenant)
+    run_pipeline(stack)
+    bodies: list[str] = []
+    deadline = time.monotonic() + 10
+    while len(bodies) < 2 and time.monotonic() < deadline:
+        bodies += [m["Body"] for m in stack.drain(stack.resources.ses_events.url)]
+        time.sleep(0.1)
+    assert len(bodies) == 2
+    for body in bodies:
+        stack.sqs().send_message(QueueUrl=stack.resources.ses_events.dlq_url, MessageBody=body)
+    return notification_id
+
+
+def _dead_letters(stack: Stack, tenant: Tenant, queue: str) -> dict[str, Any]:
+    status, _, body = call_api(stack, "GET", "/v1/dead-letters", key=tenant.key)
+    assert status == 200, body
+    return next(item for item in body["items"] if item["queue"] == queue)
+
+
+def test_ses_events_dead_letters_are_listed_to_their_tenant_and_redriven_into_deliveries(
+    stack: Stack, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    # given
+    notification_id = _ses_events_dead_lettered(stack, tenant)
+    (delivery,) = _notification(stack, tenant, notification_id)["deliveries"]
+    assert (delivery["provider"], delivery["status"]) == ("ses", "sent")
+
+    # when its tenant and another list the dead letters
+    mine = _dead_letters(stack, tenant, "ses_events")
+    theirs = _dead_letters(stack, other_tenant, "ses_events")
+
+    # then both see the depth; only its tenant sees which delivery the events are about
+    assert mine["depth"] == theirs["depth"] == 2
+    assert [s["delivery_ids"] for s in mine["samples"]] == [[delivery["id"]]] * 2
+    assert theirs["samples"] == []
+
+    # when they are redriven, and the consumer runs
+    status, _, body = call_api(
+        stack, "POST", "/v1/dead-letters/redrive", key=tenant.key, body={"queue": "ses_events"}
+    )
+    _apply_ses_events(stack, 2)
+
+    # then the DLQ is empty and the events reached the delivery
+    assert status == 202, body
+    assert (body["queue"], body["depth"]) == ("ses_events", 2)
+    assert _dead_letters(stack, tenant, "ses_events")["depth"] == 0
+    (after,) = _notification(stack, tenant, notification_id)["deliveries"]
+    assert after["status"] == "delivered"

@@ -204,3 +204,48 @@ def test_a_stop_sent_inbound_makes_twilio_refuse_the_number_until_start(
     params = _verified(inbound, receiver.server.url + "/v1/callbacks/twilio/inbound")
     assert (params["From"], params["To"], params["Body"]) == ("+14155550100", FROM, "stop")
     assert refused.value.reason == "opted_out"
+
+
+TENANT_SID, TENANT_TOKEN = "AC" + "9" * 32, "t" * 32
+TENANT_NUMBER = "+14155550777"
+
+
+def test_an_inbound_to_a_tenant_accounts_number_goes_to_its_webhook_signed_with_its_token(
+    simulator: ProviderSimulator, receiver: Receiver
+) -> None:
+    # given a tenant's own account, known once it has authenticated
+    tenant = TwilioMessageSender(TENANT_SID, TENANT_TOKEN, api_base_url=simulator.url)
+    tenant.send(_sms("+14155550100", "http://127.0.0.1:1/cb"))
+    webhook = "/v1/callbacks/twilio/inbound/int_acme"
+
+    # when the user answers STOP to the tenant's number
+    simulator.twilio.inbound(
+        "+14155550100", TENANT_NUMBER, "STOP", account_sid=TENANT_SID, webhook_url=webhook
+    )
+    request = receiver.next()
+
+    # then it is posted to the tenant's webhook, from its account, signed with its token
+    url = receiver.server.url + webhook
+    params = dict(parse_qsl(request.body.decode()))
+    assert request.path == webhook
+    assert RequestValidator(TENANT_TOKEN).validate(
+        url, params, request.headers["x-twilio-signature"]
+    )
+    assert not RequestValidator(AUTH_TOKEN).validate(
+        url, params, request.headers["x-twilio-signature"]
+    )
+    assert (params["AccountSid"], params["To"], params["Body"]) == (
+        TENANT_SID,
+        TENANT_NUMBER,
+        "STOP",
+    )
+    # and that account refuses the number, the deployment's account does not
+    with pytest.raises(PermanentSendError):
+        tenant.send(_sms("+14155550100", "http://127.0.0.1:1/cb"))
+    _sender(simulator).send(_sms("+14155550100", "http://127.0.0.1:1/cb"))
+
+
+def test_an_inbound_for_an_account_never_seen_is_refused(simulator: ProviderSimulator) -> None:
+    # when / then
+    with pytest.raises(ValueError, match="has authenticated"):
+        simulator.twilio.inbound("+14155550100", TENANT_NUMBER, "STOP", account_sid=TENANT_SID)

@@ -128,7 +128,7 @@ def save_circuits(
             [c[0] for c in circuits],
             [c[1] for c in circuits],
             [c[2] for c in circuits],
-            ["{" + ",".join("t" if o else "f" for o in c[3]) + "}" for c in circuits],
+            [_booleans(c[3]) for c in circuits],
             [c[4] for c in circuits],
         ),
     )
@@ -171,3 +171,66 @@ def twilio_of_tenant(conn: Connection, tenant_id: str, integration_id: str) -> R
         " WHERE tenant_id = %s AND id = %s AND provider = 'twilio'",
         (tenant_id, integration_id),
     ).fetchone()
+
+
+def twilio_by_id(conn: Connection, integration_id: str) -> Row | None:
+    """A Twilio integration, whatever its tenant and active or not (the incoming-message
+    webhook of its numbers names it; a STOP to a paused account's number still counts)."""
+    return conn.execute(
+        "SELECT id, tenant_id, channel, secret_id, settings FROM integrations"
+        " WHERE id = %s AND provider = 'twilio'",
+        (integration_id,),
+    ).fetchone()
+
+
+def default_circuits(conn: Connection, channels: Sequence[str]) -> list[Row]:
+    """The breakers of the deployment's own accounts of these channels that have one stored
+    (a channel without a row is closed)."""
+    return conn.execute(
+        "SELECT channel, provider, state, outcomes, opened_at FROM default_circuits"
+        " WHERE channel = ANY(%s) ORDER BY channel",
+        (list(channels),),
+    ).fetchall()
+
+
+def default_circuits_for_update(
+    conn: Connection, providers_by_channel: dict[str, str]
+) -> list[Row]:
+    """The breakers of the deployment's accounts of these channels (created closed when
+    missing), locked until the transaction ends."""
+    conn.execute(
+        "INSERT INTO default_circuits (channel, provider)"
+        " SELECT * FROM unnest(%s::text[], %s::text[]) ON CONFLICT (channel) DO NOTHING",
+        (list(providers_by_channel), list(providers_by_channel.values())),
+    )
+    return conn.execute(
+        "SELECT channel, state, outcomes, opened_at FROM default_circuits"
+        " WHERE channel = ANY(%s) ORDER BY channel FOR UPDATE",
+        (list(providers_by_channel),),
+    ).fetchall()
+
+
+def save_default_circuits(
+    conn: Connection, circuits: Sequence[tuple[str, str, list[bool], datetime | None]]
+) -> None:
+    """Write the deployment accounts' breakers (channel, state, outcomes, opened_at)."""
+    if not circuits:
+        return
+    conn.execute(
+        "UPDATE default_circuits d SET state = t.state, outcomes = t.outcomes::boolean[],"
+        " opened_at = t.opened_at, updated_at = now()"
+        " FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[])"
+        "   AS t(channel, state, outcomes, opened_at)"
+        " WHERE d.channel = t.channel",
+        (
+            [c[0] for c in circuits],
+            [c[1] for c in circuits],
+            [_booleans(c[2]) for c in circuits],
+            [c[3] for c in circuits],
+        ),
+    )
+
+
+def _booleans(outcomes: list[bool]) -> str:
+    """A boolean[] literal (unnest cannot take an array of arrays of varying length)."""
+    return "{" + ",".join("t" if o else "f" for o in outcomes) + "}"

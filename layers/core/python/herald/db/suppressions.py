@@ -107,10 +107,13 @@ def delete_suppression(conn: Connection, tenant_id: str, address: str) -> bool:
 
 
 def tenants_messaging(conn: Connection, phone: str) -> list[str]:
-    """The tenants that have sent SMS or WhatsApp to a phone number (E.164)."""
+    """The tenants that have sent SMS or WhatsApp to a phone number (E.164) through the
+    deployment's own Twilio account (not through an integration of theirs: a user who
+    answers the deployment's number has not answered theirs)."""
     rows = conn.execute(
         "SELECT DISTINCT tenant_id FROM deliveries"
-        " WHERE address = %s AND channel IN ('sms', 'whatsapp') ORDER BY tenant_id",
+        " WHERE address = %s AND channel IN ('sms', 'whatsapp') AND integration_id IS NULL"
+        " ORDER BY tenant_id",
         (phone,),
     ).fetchall()
     return [row["tenant_id"] for row in rows]

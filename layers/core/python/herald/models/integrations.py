@@ -41,8 +41,8 @@ ProviderSettings = Annotated[
     Field(
         max_length=20,
         description="What is not secret: `from_email`, `from_name` (email); `region`, "
-        "`configuration_set` (ses); `from_number`, `messaging_service_sid`, `whatsapp_from` "
-        "(twilio); `subject` (web_push)",
+        "`configuration_set` (ses); `from_number`, `messaging_service_sid`, `whatsapp_from`, "
+        "`help_text` (twilio: the answer to HELP sent to its numbers); `subject` (web_push)",
     ),
 ]
 

@@ -1,4 +1,10 @@
-"""Circuit breakers per integration: stop calling a provider account that keeps failing.
+"""Circuit breakers per provider account: stop calling one that keeps failing.
+
+Each integration (a tenant's own account) has one, and so has the deployment's own account
+of each channel in `DEFAULT_ACCOUNTS` (what a tenant without an integration of the channel
+sends through): one breaker per channel, shared by every such tenant. A default account's
+breaker changing is logged and counted like an integration's, but no event is published:
+it belongs to no tenant (operators see it in `GET /v1/health`).
 
 A breaker is read when a worker resolves a tenant's integrations and written once per batch
 (never per send): during the batch each send consults and feeds an in-memory `Circuit`, and
@@ -29,6 +35,15 @@ logger = logging.getLogger(__name__)
 
 OPENED = "integration.circuit_opened"
 CLOSED = "integration.circuit_closed"
+# The channels whose deployment account has a breaker, and that account's provider. Web
+# push and webhooks have no account to guard (each subscription or endpoint is its own
+# destination), in-app no provider.
+DEFAULT_ACCOUNTS: dict[str, str] = {
+    "email": "sendgrid",
+    "sms": "twilio",
+    "whatsapp": "twilio",
+    "push": "fcm",
+}
 
 
 @dataclass(frozen=True)
@@ -62,10 +77,12 @@ def failure_rate(outcomes: Sequence[bool]) -> float | None:
 
 @dataclass
 class Circuit:
-    """One integration's breaker during one batch (shared by the batch's send threads)."""
+    """One account's breaker during one batch (shared by the batch's send threads): an
+    integration's, or (no `integration_id`, no `tenant_id`) the deployment's account of
+    `channel`."""
 
-    integration_id: str
-    tenant_id: str
+    integration_id: str | None
+    tenant_id: str | None
     provider: str
     channel: str
     policy: BreakerPolicy
@@ -116,49 +133,103 @@ class Circuit:
         self.opened_here, self.closed_here = True, False
 
 
+def default_circuit(conn: Connection, channel: str, policy: BreakerPolicy) -> Circuit:
+    """The breaker of the deployment's account of `channel`, as stored now."""
+    rows = integrations.default_circuits(conn, [channel])
+    row = rows[0] if rows else {"state": "closed", "outcomes": [], "opened_at": None}
+    return Circuit(
+        integration_id=None,
+        tenant_id=None,
+        provider=DEFAULT_ACCOUNTS[channel],
+        channel=channel,
+        policy=policy,
+        state=row["state"],
+        outcomes=list(row["outcomes"]),
+        opened_at=row["opened_at"],
+    )
+
+
+def default_states(conn: Connection, policy: BreakerPolicy) -> dict[str, dict[str, Any]]:
+    """How the deployment's accounts stand, per channel (for operators)."""
+    stored = {r["channel"]: r for r in integrations.default_circuits(conn, list(DEFAULT_ACCOUNTS))}
+    states = {}
+    for channel, provider in DEFAULT_ACCOUNTS.items():
+        row = stored.get(channel)
+        opened_at = row["opened_at"] if row else None
+        states[channel] = {
+            "provider": provider,
+            "state": shown_state(row["state"], opened_at, policy) if row else "closed",
+            "opened_at": opened_at.isoformat() if opened_at else None,
+            "failure_rate": failure_rate(row["outcomes"]) if row else None,
+        }
+    return states
+
+
 def save(conn: Connection, circuits: Sequence[Circuit]) -> list[dict[str, Any]]:
     """Write what a batch saw of its breakers, in one transaction; returns the
-    `integration.circuit_opened`/`_closed` events of the breakers that changed.
+    `integration.circuit_opened`/`_closed` events of the breakers that changed (a default
+    account's has no `tenant_id`: it is not for publishing).
 
     Merged with the stored row (other workers may have written it since it was read): this
     batch's results are appended to its window, a probe's verdict (closed, or open again)
     wins, and a closed breaker whose merged window crosses the threshold opens.
     """
-    used = {c.integration_id: c for c in circuits if c.recorded}
-    if not used:
-        return []
+    used = [c for c in circuits if c.recorded]
+    owned = {c.integration_id: c for c in used if c.integration_id is not None}
+    defaults = {c.channel: c for c in used if c.integration_id is None}
     events: list[dict[str, Any]] = []
-    saved = []
-    for row in integrations.circuits_for_update(conn, list(used)):
-        circuit = used[row["integration_id"]]
-        state, opened_at = row["state"], row["opened_at"]
-        outcomes = [*row["outcomes"], *circuit.recorded][-circuit.policy.min_calls :]
-        if circuit.closed_here:
-            state, opened_at, outcomes = "closed", None, []
-        elif circuit.opened_here:
-            state, opened_at = "open", circuit.opened_at
-        elif state == "closed" and _over_threshold(outcomes, circuit.policy):
-            state, opened_at = "open", _now()
-        # A breaker opening again after a failed probe was open already: no new event.
-        if state != row["state"]:
-            events.append(_transition(circuit, state, outcomes))
-        saved.append((circuit.integration_id, circuit.tenant_id, state, outcomes, opened_at))
-    integrations.save_circuits(conn, saved)
+    if owned:
+        saved = []
+        for row in integrations.circuits_for_update(conn, list(owned)):
+            circuit = owned[row["integration_id"]]
+            state, outcomes, opened_at = _merged(circuit, row, events)
+            saved.append((row["integration_id"], row["tenant_id"], state, outcomes, opened_at))
+        integrations.save_circuits(conn, saved)
+    if defaults:
+        providers = {channel: c.provider for channel, c in defaults.items()}
+        saved_defaults = []
+        for row in integrations.default_circuits_for_update(conn, providers):
+            state, outcomes, opened_at = _merged(defaults[row["channel"]], row, events)
+            saved_defaults.append((row["channel"], state, outcomes, opened_at))
+        integrations.save_default_circuits(conn, saved_defaults)
     return events
+
+
+def _merged(
+    circuit: Circuit, row: dict[str, Any], events: list[dict[str, Any]]
+) -> tuple[str, list[bool], datetime | None]:
+    """A breaker's stored row merged with what this batch saw of it; its event, if it
+    changed, is appended to `events`."""
+    state, opened_at = row["state"], row["opened_at"]
+    outcomes = [*row["outcomes"], *circuit.recorded][-circuit.policy.min_calls :]
+    if circuit.closed_here:
+        state, opened_at, outcomes = "closed", None, []
+    elif circuit.opened_here:
+        state, opened_at = "open", circuit.opened_at
+    elif state == "closed" and _over_threshold(outcomes, circuit.policy):
+        state, opened_at = "open", _now()
+    # A breaker opening again after a failed probe was open already: no new event.
+    if state != row["state"]:
+        events.append(_transition(circuit, state, outcomes))
+    return state, outcomes, opened_at
 
 
 def _transition(circuit: Circuit, state: str, outcomes: list[bool]) -> dict[str, Any]:
     """The event of a breaker that opened or closed, logged as a warning."""
     rate = failure_rate(outcomes) if state == "open" else None
+    account = (
+        f"integration {circuit.integration_id} ({circuit.provider}) of tenant {circuit.tenant_id}"
+        if circuit.integration_id is not None
+        else f"the deployment's {circuit.provider} account for {circuit.channel}"
+    )
     logger.warning(
-        "circuit %s: integration %s (%s) of tenant %s",
+        "circuit %s: %s",
         state,
-        circuit.integration_id,
-        circuit.provider,
-        circuit.tenant_id,
+        account,
         extra={
             "integration_id": circuit.integration_id,
             "tenant_id": circuit.tenant_id,
+            "channel": circuit.channel,
             "provider": circuit.provider,
             "failure_rate": rate,
         },

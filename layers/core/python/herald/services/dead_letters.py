@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from herald.aws.dead_letters import DeadLetter, DeadLetterQueues
 from herald.errors import Unprocessable
@@ -54,9 +55,10 @@ def redrive(queues: DeadLetterQueues, request: RedriveIn) -> RedriveOut:
 
 
 def _sample(message: DeadLetter, tenant_id: str) -> DeadLetterSample | None:
-    """What a message carries, if it is `tenant_id`'s (a channel or a dispatch message)."""
+    """What a message carries, if it is `tenant_id`'s (a channel or a dispatch message, or
+    an SES event in its SNS envelope, tagged with its delivery)."""
     try:
-        body = json.loads(message.body)
+        body = _carried(json.loads(message.body))
     except ValueError:
         return None
     if not isinstance(body, dict) or body.get("tenant_id") != tenant_id:
@@ -67,3 +69,20 @@ def _sample(message: DeadLetter, tenant_id: str) -> DeadLetterSample | None:
         notification_id=body.get("notification_id"),
         sent_at=message.sent_at,
     )
+
+
+def _carried(body: Any) -> Any:
+    """An SES event's tags, as a channel message names its tenant and deliveries; any other
+    body as it is."""
+    if not isinstance(body, dict) or body.get("Type") != "Notification":
+        return body
+    event = json.loads(str(body.get("Message", "")))
+    mail = event.get("mail") if isinstance(event, dict) else None
+    tags = mail.get("tags") if isinstance(mail, dict) else None
+    if not isinstance(tags, dict):
+        return None
+    tenant, delivery = (
+        next(iter(v), None) if isinstance(v := tags.get(name), list) else None
+        for name in ("tenant_id", "delivery_id")
+    )
+    return {"tenant_id": tenant, "delivery_ids": [delivery] if delivery else []}

@@ -54,7 +54,8 @@ PROVIDER_UNAVAILABLE = "provider_unavailable"
 @dataclass(frozen=True)
 class Route(Generic[M]):
     """One way out for a channel's messages: an integration of the tenant, behind its
-    circuit breaker, or (no `integration_id`, no breaker) the deployment's default account."""
+    circuit breaker, or (no `integration_id`) the deployment's default account, behind the
+    channel's breaker or (no `circuit`) none."""
 
     provider: str
     send: Send[M]
@@ -210,7 +211,8 @@ def deliver_batch(
     if used:
         with db.transaction() as tx:
             outcome.circuit_changes = circuits.save(tx, used)
-        events.extend(outcome.circuit_changes)
+        # A default account's breaker belongs to no tenant: logged and counted, not published.
+        events.extend(c for c in outcome.circuit_changes if c["tenant_id"] is not None)
     if unexpected is not None:
         raise unexpected
     if outcome.retrying:
@@ -400,7 +402,11 @@ def _unavailable(routes: Sequence[Route[Any]]) -> Attempt:
     delay = max(1, math.ceil((due - datetime.now(UTC)).total_seconds()))
     fields = {
         "provider": None,
-        "error": "every integration of the channel is behind an open circuit breaker",
+        "error": (
+            "every integration of the channel is behind an open circuit breaker"
+            if any(r.integration_id is not None for r in routes)
+            else f"the deployment's {routes[0].provider} account is behind an open circuit breaker"
+        ),
         "reason": PROVIDER_UNAVAILABLE,
         "next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay),
         "refund_attempt": True,

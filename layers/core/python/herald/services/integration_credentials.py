@@ -163,7 +163,10 @@ def _twilio(credentials: dict[str, Any], settings: dict[str, Any], problems: _Pr
         elif field in values and not pattern.fullmatch(values[field]):
             problems.add(f"credentials.{field}", f"not a Twilio {field} ({shape})")
     checked = _strings(
-        settings, ("from_number", "messaging_service_sid", "whatsapp_from"), "settings", problems
+        settings,
+        ("from_number", "messaging_service_sid", "whatsapp_from", "help_text"),
+        "settings",
+        problems,
     )
     for field in ("from_number", "whatsapp_from"):
         if field in checked:

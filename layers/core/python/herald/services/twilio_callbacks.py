@@ -107,13 +107,18 @@ class InboundOutcome:
     """Text to answer with (HELP); None for no reply."""
 
 
-def handle_inbound(db: Database, params: Mapping[str, str], *, help_text: str) -> InboundOutcome:
-    """Act on a message a user sent to Herald's number.
+def handle_inbound(
+    db: Database, params: Mapping[str, str], *, help_text: str, tenant_id: str | None = None
+) -> InboundOutcome:
+    """Act on a message a user sent to Herald's number, or (`tenant_id`) to a number of a
+    tenant's own Twilio account.
 
-    STOP and its synonyms suppress the number (for SMS and WhatsApp alike) for every tenant
-    that messages it, START and its synonyms lift that suppression, and HELP is answered
-    with `help_text`; each is recorded as a preference event with source `provider`. A
-    WhatsApp message also opens the user's 24-hour window with that business number.
+    STOP and its synonyms suppress the number (for SMS and WhatsApp alike), START and its
+    synonyms lift that suppression, and HELP is answered with `help_text`; each is recorded
+    as a preference event with source `provider`. To Herald's number, this holds for every
+    tenant that messages the user through the deployment's account; to a tenant's own
+    number, for that tenant alone. A WhatsApp message also opens the user's 24-hour window
+    with that business number.
     """
     sender_address = params.get("From", "")
     phone = phone_of(sender_address)
@@ -122,23 +127,25 @@ def handle_inbound(db: Database, params: Mapping[str, str], *, help_text: str) -
     with db.transaction() as conn:
         if sender_address.startswith(WHATSAPP_PREFIX) and params.get("To"):
             whatsapp_sessions.record_inbound(conn, params["To"], phone, now)
-        if keyword is None:
+        if keyword is None or not phone:
             return InboundOutcome(None, [], None)
-        tenants = suppressions.tenants_messaging(conn, phone)
+        tenants = (
+            [tenant_id] if tenant_id is not None else suppressions.tenants_messaging(conn, phone)
+        )
         detail = {"message_sid": params.get("MessageSid"), "body": params.get("Body", "")[:160]}
-        for tenant_id in tenants:
+        for tenant in tenants:
             if keyword == "stop":
                 suppressions.add_suppressions(
-                    conn, tenant_id, [(phone, SUPPRESSION_REASON, SUPPRESSION_SOURCE, detail)]
+                    conn, tenant, [(phone, SUPPRESSION_REASON, SUPPRESSION_SOURCE, detail)]
                 )
             elif keyword == "start":
                 suppressions.lift_suppression(
-                    conn, tenant_id, phone, SUPPRESSION_REASON, source="provider"
+                    conn, tenant, phone, SUPPRESSION_REASON, source="provider"
                 )
             else:
                 preference_events.record_event(
                     conn,
-                    tenant_id,
+                    tenant,
                     user_id=None,
                     address=phone,
                     source="provider",
