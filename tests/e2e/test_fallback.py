@@ -64,6 +64,7 @@ def test_dead_letter_queues_are_listed_and_redriven(herald: LocalHerald) -> None
         "in_app",
         "webhook",
         "webhook_events",
+        "ses_events",
         # each delivered channel's bulk lane
         *(f"{channel}_bulk" for channel in DELIVERED_CHANNELS),
     }
