@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 from local.functions import CHANNEL_WORKER_MODULES
@@ -22,6 +24,14 @@ def call_api(
     parsed = json.loads(body) if body else None
     headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
     return response["statusCode"], headers, parsed
+
+
+def create_integration(stack: Stack, key: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST /v1/integrations, which must answer 201; returns the integration."""
+    status, _, created = call_api(stack, "POST", "/v1/integrations", key=key, body=body)
+    assert status == 201, created
+    integration: dict[str, Any] = created
+    return integration
 
 
 def send_email(
@@ -92,6 +102,17 @@ def run_pipeline(stack: Stack) -> None:
         + run_bulk_workers(stack)
     ):
         pass
+
+
+def run_until(stack: Stack, done: Callable[[], bool], rounds: int = 5) -> None:
+    """Run the pipeline again, a second apart, until `done()` (at most `rounds` times):
+    deliveries turned away while a half-open breaker's probe slots were taken come back a
+    second later."""
+    for _ in range(rounds):
+        if done():
+            return
+        time.sleep(1.1)
+        run_pipeline(stack)
 
 
 def _poll(stack: Stack, queue: Any, module: str) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +17,7 @@ from tests.integration.pipeline import (
     call_api,
     run_email_worker,
     run_pipeline,
+    run_until,
     send_email,
 )
 from tests.integration.test_events import _events, _subscribed_queue
@@ -131,11 +131,7 @@ def test_once_the_default_account_is_back_a_probe_closes_the_breaker_and_the_wai
     run_email_worker(stack)
     run_pipeline(stack)
     # those that found the probe slots taken try again a second later
-    for _ in range(5):
-        if {d["status"] for d in _deliveries(stack, tenant, first)} == {"sent"}:
-            break
-        time.sleep(1.1)
-        run_pipeline(stack)
+    run_until(stack, lambda: {d["status"] for d in _deliveries(stack, tenant, first)} == {"sent"})
 
     # then every one went out, once, and the breaker closed
     assert {d["status"] for d in _deliveries(stack, tenant, first)} == {"sent"}

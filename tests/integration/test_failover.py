@@ -3,7 +3,6 @@ its SES second, the simulator taking accounts down and up."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +18,14 @@ from tests.integration.conftest import (
     Tenant,
     http_event,
 )
-from tests.integration.pipeline import call_api, run_email_worker, run_pipeline, send_email
+from tests.integration.pipeline import (
+    call_api,
+    create_integration,
+    run_email_worker,
+    run_pipeline,
+    run_until,
+    send_email,
+)
 from tests.integration.test_events import _events, _subscribed_queue
 from tests.integration.test_sms import only_delivery, send_sms
 
@@ -46,14 +52,9 @@ def _integrations(stack: Stack, tenant: Tenant) -> tuple[str, str]:
             },
         )
     ):
-        status, _, created = call_api(
-            stack,
-            "POST",
-            "/v1/integrations",
-            key=tenant.key,
-            body={"channel": "email", "priority": priority, **body},
+        created = create_integration(
+            stack, tenant.key, {"channel": "email", "priority": priority, **body}
         )
-        assert status == 201, created
         ids.append(created["id"])
     return ids[0], ids[1]
 
@@ -185,11 +186,9 @@ def test_with_every_breaker_open_deliveries_wait_then_go_out_once_a_probe_succee
     run_email_worker(stack)
     run_pipeline(stack)
     # those that found every probe slot taken wait a second (the probes decide meanwhile)
-    for _ in range(5):
-        if {d["status"] for d in _deliveries(stack, tenant, accepted["id"])} == {"sent"}:
-            break
-        time.sleep(1.1)
-        run_pipeline(stack)
+    run_until(
+        stack, lambda: {d["status"] for d in _deliveries(stack, tenant, accepted["id"])} == {"sent"}
+    )
 
     # then every one went out through SendGrid, once, and its breaker closed
     sent = _deliveries(stack, tenant, accepted["id"])
@@ -237,12 +236,10 @@ TENANT_TWILIO = [("AC" + "b" * 32, "c" * 32), ("AC" + "d" * 32, "e" * 32)]
 def _twilio_integrations(stack: Stack, tenant: Tenant) -> list[str]:
     ids = []
     for priority, (sid, token) in enumerate(TENANT_TWILIO):
-        status, _, created = call_api(
+        created = create_integration(
             stack,
-            "POST",
-            "/v1/integrations",
-            key=tenant.key,
-            body={
+            tenant.key,
+            {
                 "channel": "sms",
                 "provider": "twilio",
                 "name": f"Twilio {priority}",
@@ -251,7 +248,6 @@ def _twilio_integrations(stack: Stack, tenant: Tenant) -> list[str]:
                 "settings": {"from_number": "+15005550006"},
             },
         )
-        assert status == 201, created
         ids.append(created["id"])
     return ids
 

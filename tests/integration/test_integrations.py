@@ -16,17 +16,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from local.aws_resources import REGION
 from tests.integration.conftest import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, Stack, Tenant
-from tests.integration.pipeline import call_api, call_callback, run_pipeline, send_email
+from tests.integration.pipeline import (
+    call_api,
+    call_callback,
+    create_integration,
+    run_pipeline,
+    send_email,
+)
 
 SENDGRID_KEY = "SG.tenantkey01.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 NOT_A_KEY = "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n"
-
-
-def _create(stack: Stack, key: str, body: dict[str, Any]) -> dict[str, Any]:
-    status, _, created = call_api(stack, "POST", "/v1/integrations", key=key, body=body)
-    assert status == 201, created
-    result: dict[str, Any] = created
-    return result
 
 
 def _sendgrid(priority: int = 0, api_key: str = SENDGRID_KEY) -> dict[str, Any]:
@@ -60,7 +59,7 @@ def test_credentials_go_to_a_secret_of_their_own_and_are_never_returned(
     stack: Stack, tenant: Tenant
 ) -> None:
     # when
-    created = _create(stack, tenant.key, _sendgrid())
+    created = create_integration(stack, tenant.key, _sendgrid())
 
     # then the response shows the last four characters only
     assert created["id"].startswith("int_")
@@ -156,7 +155,7 @@ def test_another_tenants_integration_is_invisible(
     stack: Stack, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     # given
-    mine = _create(stack, tenant.key, _sendgrid())
+    mine = create_integration(stack, tenant.key, _sendgrid())
 
     # when
     path = f"/v1/integrations/{mine['id']}"
@@ -178,7 +177,7 @@ def test_patch_changes_priority_and_credentials_and_delete_removes_the_secret(
     stack: Stack, tenant: Tenant
 ) -> None:
     # given
-    created = _create(stack, tenant.key, _sendgrid())
+    created = create_integration(stack, tenant.key, _sendgrid())
     path = f"/v1/integrations/{created['id']}"
     secret_id = _secret_id(stack, created["id"])
     new_key = "SG.tenantkey02.ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwv"
@@ -212,8 +211,8 @@ def test_a_sendgrid_test_call_is_a_sandbox_send_that_delivers_nothing(
     stack: Stack, tenant: Tenant
 ) -> None:
     # given
-    good = _create(stack, tenant.key, _sendgrid())
-    revoked = _create(
+    good = create_integration(stack, tenant.key, _sendgrid())
+    revoked = create_integration(
         stack, tenant.key, _sendgrid(api_key="SG.revoked.abcdefghijklmnopqrstuvwxyz012345")
     )
 
@@ -231,7 +230,7 @@ def test_a_sendgrid_test_call_is_a_sandbox_send_that_delivers_nothing(
 
 def test_twilio_and_web_push_test_calls(stack: Stack, tenant: Tenant) -> None:
     # given the simulator's own Twilio account, and a generated VAPID key pair
-    twilio = _create(
+    twilio = create_integration(
         stack,
         tenant.key,
         {
@@ -242,7 +241,7 @@ def test_twilio_and_web_push_test_calls(stack: Stack, tenant: Tenant) -> None:
             "settings": {"from_number": "+15005550006"},
         },
     )
-    web_push = _create(
+    web_push = create_integration(
         stack,
         tenant.key,
         {
@@ -287,7 +286,7 @@ def test_an_fcm_test_call_is_a_validate_only_send(stack: Stack, tenant: Tenant) 
     }
     results = []
     for account in (known, stranger):
-        created = _create(
+        created = create_integration(
             stack,
             tenant.key,
             {
@@ -331,7 +330,7 @@ def test_a_tenants_own_sendgrid_reports_events_signed_with_its_own_key(
     )
     body = _sendgrid()
     body["settings"]["webhook_public_key"] = base64.b64encode(public).decode()
-    integration = _create(stack, tenant.key, body)
+    integration = create_integration(stack, tenant.key, body)
     _, _, accepted = send_email(stack, tenant.key, ["ada@example.com"])
     _, _, foreign = send_email(stack, other_tenant.key, ["bob@example.com"])
     run_pipeline(stack)

@@ -19,7 +19,13 @@ from herald.models.messages import ChannelMessage
 from herald.services import vapid
 
 from tests.integration.conftest import VAPID_SECRET, Stack, Tenant
-from tests.integration.pipeline import call_api, run_pipeline, run_push_worker, run_web_push_worker
+from tests.integration.pipeline import (
+    call_api,
+    create_integration,
+    run_pipeline,
+    run_push_worker,
+    run_web_push_worker,
+)
 from tests.integration.test_events import _events, _subscribed_queue
 from tests.integration.test_integrations import _secret
 from tests.integration.test_push import PUSH, WEB_PUSH, deliveries
@@ -31,15 +37,8 @@ SUBJECT = "mailto:push@acme.example"
 THRESHOLD = 20
 
 
-def _integration(stack: Stack, key: str, body: dict[str, Any]) -> dict[str, Any]:
-    status, _, created = call_api(stack, "POST", "/v1/integrations", key=key, body=body)
-    assert status == 201, created
-    result: dict[str, Any] = created
-    return result
-
-
 def _fcm(stack: Stack, key: str, project_id: str, priority: int = 0) -> dict[str, Any]:
-    return _integration(
+    return create_integration(
         stack,
         key,
         {
@@ -53,7 +52,7 @@ def _fcm(stack: Stack, key: str, project_id: str, priority: int = 0) -> dict[str
 
 
 def _vapid(stack: Stack, key: str, priority: int = 0) -> dict[str, Any]:
-    return _integration(
+    return create_integration(
         stack,
         key,
         {

@@ -10,23 +10,20 @@ import pytest
 
 from local.aws_resources import sns_publisher
 from tests.integration.conftest import Stack, Tenant
-from tests.integration.pipeline import _poll, call_api, run_pipeline, send_email
+from tests.integration.pipeline import _poll, call_api, create_integration, run_pipeline, send_email
 
 
 def _ses_integration(stack: Stack, tenant: Tenant) -> str:
-    status, _, created = call_api(
+    created = create_integration(
         stack,
-        "POST",
-        "/v1/integrations",
-        key=tenant.key,
-        body={
+        tenant.key,
+        {
             "channel": "email",
             "provider": "ses",
             "name": "SES",
             "settings": {"from_email": "mail@acme.example", "from_name": "Acme"},
         },
     )
-    assert status == 201, created
     return str(created["id"])
 
 

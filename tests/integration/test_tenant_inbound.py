@@ -18,7 +18,7 @@ from tests.integration.conftest import (
     Tenant,
     http_event,
 )
-from tests.integration.pipeline import call_api, run_pipeline
+from tests.integration.pipeline import call_api, create_integration, run_pipeline
 from tests.integration.test_sms import PHONE, inbound, only_delivery, send_sms
 
 ACME = ("AC" + "5" * 32, "f" * 32)
@@ -31,12 +31,10 @@ def _twilio_integration(
     stack: Stack, tenant: Tenant, account: tuple[str, str], **settings: str
 ) -> str:
     sid, token = account
-    status, _, created = call_api(
+    created = create_integration(
         stack,
-        "POST",
-        "/v1/integrations",
-        key=tenant.key,
-        body={
+        tenant.key,
+        {
             "channel": "sms",
             "provider": "twilio",
             "name": "Our Twilio",
@@ -44,7 +42,6 @@ def _twilio_integration(
             "settings": {"from_number": ACME_NUMBER, **settings},
         },
     )
-    assert status == 201, created
     return str(created["id"])
 
 
