@@ -145,6 +145,15 @@ def claim(
     ).fetchall()
 
 
+def notifications_of(conn: Connection, tenant_id: str, delivery_ids: Sequence[str]) -> set[str]:
+    """The ids of the notifications these deliveries belong to."""
+    rows = conn.execute(
+        "SELECT DISTINCT notification_id FROM deliveries WHERE id = ANY(%s) AND tenant_id = %s",
+        (list(delivery_ids), tenant_id),
+    ).fetchall()
+    return {r["notification_id"] for r in rows}
+
+
 def record_outcome(
     conn: Connection,
     delivery_id: str,

@@ -127,6 +127,27 @@ def complete_finished(
     ).fetchall()
 
 
+def find_unclosed(conn: Connection, *, limit: int) -> list[str]:
+    """Processing notifications (without fallback channels) none of whose deliveries is in
+    flight: their last worker recorded its result, then died or lost the database before it
+    closed them. `complete_finished` closes them (it checks again, atomically).
+
+    A probe per processing notification, on `notifications_pending` and
+    `deliveries (notification_id, status)`.
+    """
+    rows = conn.execute(
+        "SELECT id FROM notifications n"
+        " WHERE status = 'processing' AND cardinality(fallback) = 0"
+        "   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id"
+        "                   AND d.status IN ('queued', 'deferred', 'sending'))"
+        "   AND NOT EXISTS (SELECT 1 FROM batches b JOIN batch_slices s ON s.batch_id = b.id"
+        "                   WHERE b.notification_id = n.id AND s.dispatched_at IS NULL)"
+        " LIMIT %s",
+        (limit,),
+    ).fetchall()
+    return [r["id"] for r in rows]
+
+
 def find_stalled(conn: Connection, *, older_than: datetime, limit: int) -> list[Row]:
     """Notifications that should have been dispatched by now but were not.
 

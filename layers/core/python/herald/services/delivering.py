@@ -218,7 +218,13 @@ def deliver_batch(
     if outcome.retrying:
         _requeue(retry_queue, message, outcome.retrying, retry_delay)
     _finish(
-        db.connection(), claimed, events, publisher, outcome=outcome, dispatch_queue=dispatch_queue
+        db.connection(),
+        message,
+        claimed,
+        events,
+        publisher,
+        outcome=outcome,
+        dispatch_queue=dispatch_queue,
     )
     return outcome
 
@@ -267,12 +273,15 @@ def deliver_stored_batch(
             if row["id"] in moved:
                 outcome.sent.append(row["id"])
                 events.append(delivery_event(row, status, {"provider": provider}))
-    _finish(conn, claimed, events, publisher, outcome=outcome, dispatch_queue=dispatch_queue)
+    _finish(
+        conn, message, claimed, events, publisher, outcome=outcome, dispatch_queue=dispatch_queue
+    )
     return outcome
 
 
 def _finish(
     conn: Connection,
+    message: ChannelMessage,
     claimed: list[dict[str, Any]],
     events: list[dict[str, Any]],
     publisher: EventPublisher,
@@ -281,8 +290,17 @@ def _finish(
     dispatch_queue: MessageQueue | None,
 ) -> None:
     """Close the notifications left with nothing in flight (those with fallback channels:
-    wake their dispatch up), then publish every event."""
+    wake their dispatch up), then publish every event.
+
+    A message that comes back with deliveries it can no longer claim may be the redelivery
+    of one whose worker recorded them, then failed before this step (killed, or the
+    database went away): their notifications are looked at again too, so none stays open.
+    """
     touched = list({row["notification_id"] for row in claimed})
+    if outcome.not_claimed:
+        ours = {row["id"] for row in claimed}
+        others = [d for d in message.delivery_ids if d not in ours]
+        touched = list({*touched, *deliveries.notifications_of(conn, message.tenant_id, others)})
     gave_up = set(outcome.failed) | set(outcome.skipped)
     if touched and dispatch_queue is not None:
         dispatch_queue.send_many(

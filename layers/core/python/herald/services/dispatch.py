@@ -244,7 +244,7 @@ def dispatch_notification(
         if ports.sweeps is not None:
             ports.sweeps.work_started(cascade.check_at)
     if not queued:
-        notifications.complete_finished(db.connection(), [notification_id], cascaded=True)
+        _close(db, ports, notification_id, cascaded=True)
     return DispatchOutcome(
         notification_id=notification_id,
         queued=len(queued),
@@ -365,7 +365,8 @@ def dispatch_batch_slice(
         if ports.sweeps is not None:
             ports.sweeps.work_started(wake_at)
     if not queued:
-        _close_batch(db, ports, notification_id)
+        # This slice may be the batch's last work.
+        _close(db, ports, notification_id)
     return DispatchOutcome(
         notification_id=notification_id,
         queued=len(queued),
@@ -374,11 +375,15 @@ def dispatch_batch_slice(
     )
 
 
-def _close_batch(db: Database, ports: DispatchPorts, notification_id: str) -> None:
-    """A slice that queued nothing may be the batch's last work: close it here, since no
-    worker will see a delivery of it finish."""
+def _close(
+    db: Database, ports: DispatchPorts, notification_id: str, *, cascaded: bool = False
+) -> None:
+    """Close a notification dispatch queued nothing for, if nothing of it is in flight (no
+    worker will see a delivery of it finish): every delivery skipped or deferred, a batch's
+    last slice, or a fallback cascade that ran its course. Publishes its
+    `notification.completed` (and `batch.completed`)."""
     with db.transaction() as conn:
-        closed = notifications.complete_finished(conn, [notification_id])
+        closed = notifications.complete_finished(conn, [notification_id], cascaded=cascaded)
         events = completion_events(conn, closed)
     if events and ports.publisher is not None:
         ports.publisher.publish(events)

@@ -32,6 +32,8 @@ class SweepResult:
     deliveries_requeued: int
     deliveries_failed: int
     idempotency_keys_expired: int
+    # Closed here because the worker that recorded their last delivery did not.
+    notifications_closed_late: int = 0
 
 
 def sweep(
@@ -53,7 +55,10 @@ def sweep(
     - deliveries in flight that nobody holds (message lost or dead-lettered, lease lapsed)
       -> their channel queue of their lane (`bulk_queues` for the bulk one), or, once out
       of attempts, `failed` with reason `dead_lettered` (their `delivery.failed` event
-      published to `publisher`).
+      published to `publisher`);
+    - notifications left `processing` with nothing in flight (the worker that recorded their
+      last delivery died before it closed them) -> closed, `notification.completed`
+      published.
     It also folds the stats changes the deliveries' writes appended into the hourly rollup
     (herald.db.stats), so stats reads have few left to add.
     Re-enqueueing is harmless: dispatch is idempotent and workers claim before sending. A
@@ -72,7 +77,9 @@ def sweep(
             conn, exhausted, DEAD_LETTERED, "no successful attempt before the attempt limit"
         )
         touched = list({f["notification_id"] for f in failed})
-        closed = notifications.complete_finished(conn, touched)
+        # And those whose last worker died between recording its result and closing them.
+        unclosed = notifications.find_unclosed(conn, limit=_BATCH)
+        closed = notifications.complete_finished(conn, list({*touched, *unclosed}))
         completed = completion_events(conn, closed)  # and batch.completed with them
         to_cascade = notifications.to_cascade(conn, touched, gave_up=set(touched))
         expired = idempotency.delete_expired(conn)
@@ -115,7 +122,10 @@ def sweep(
             len(retry),
             len(failed),
         )
-    return SweepResult(len(stalled), len(retry), len(failed), expired)
+    late = len(set(unclosed) & {n["id"] for n in closed})
+    if late:
+        logger.warning("sweeper: %d notifications closed that their last worker left open", late)
+    return SweepResult(len(stalled), len(retry), len(failed), expired, late)
 
 
 def recover(
