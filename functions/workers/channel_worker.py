@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.aws.secrets import database_url, provider_credentials
 from herald.aws.sns import EventPublisher
 from herald.aws.sqs import MessageQueue
-from herald.db.connection import Database
+from herald.db.connection import Connection, Database, Row
 from herald.models.messages import ChannelMessage
 from herald.services.circuits import DEFAULT_ACCOUNTS, OPENED, breaker_policy, default_circuit
 from herald.services.delivering import (
@@ -106,6 +106,11 @@ class ChannelWorker:
             if integrations is not None
             else None
         )
+
+    def tenant_integrations(self, conn: Connection, tenant_id: str) -> list[Row]:
+        """The tenant's own active integrations of the channel, by priority (none: it sends
+        through the deployment's account)."""
+        return self._routes.active(conn, tenant_id) if self._routes is not None else []
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
         return process_partial_response(

@@ -71,6 +71,26 @@ class TextWorker(ChannelWorker):
         def compose(delivery: dict[str, Any]) -> TextMessage:
             conn = self.db.connection()
             content = templates.content_for(conn, delivery)
-            return self._compose(conn, delivery, content, identity)
+            return self._compose(
+                conn, delivery, content, self._identity_of(conn, delivery, identity)
+            )
 
         return BatchPlan(compose=compose, send=sender.send, describe=describe)
+
+    def _identity_of(
+        self, conn: Connection, delivery: dict[str, Any], default: TwilioIdentity
+    ) -> TwilioIdentity:
+        """Who a delivery's message comes from: the tenant's first integration of the channel
+        (its numbers), else the deployment's account. A WhatsApp message's form depends on it:
+        the 24-hour window is the one the user opened by writing to that number. (Failing
+        over to a tenant's second number keeps the form chosen for the first.)"""
+        own = self.tenant_integrations(conn, delivery["tenant_id"])
+        if not own:
+            return default
+        settings = own[0]["settings"]
+        return dataclasses.replace(
+            default,
+            from_number=settings.get("from_number"),
+            messaging_service_sid=settings.get("messaging_service_sid"),
+            whatsapp_from=settings.get("whatsapp_from"),
+        )

@@ -52,14 +52,16 @@ def _inbound_to(
     *,
     token: str | None,
     account_sid: str = ACME[0],
+    sender: str = PHONE,
+    to: str = ACME_NUMBER,
 ) -> dict[str, Any]:
     """A user's message to a tenant's number, posted as Twilio posts it to the webhook URL the
     tenant set on it, signed with `token` (None: unsigned)."""
     path = f"/v1/callbacks/twilio/inbound/{integration_id}"
     params = {
         "MessageSid": "SM" + "3" * 32,
-        "From": PHONE,
-        "To": ACME_NUMBER,
+        "From": sender,
+        "To": to,
         "Body": body,
         "NumMedia": "0",
         "AccountSid": account_sid,

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from tests.integration.conftest import WHATSAPP_FROM, Stack, Tenant
-from tests.integration.pipeline import call_api, run_pipeline
+from tests.integration.pipeline import call_api, create_integration, run_pipeline
 from tests.integration.test_sms import inbound, only_delivery, status_callback
+from tests.integration.test_tenant_inbound import ACME, ACME_NUMBER, _inbound_to
 
 PHONE = "+14155550123"
 CONTENT_SID = "HX" + "b5" * 16
@@ -79,6 +80,65 @@ def test_an_inbound_message_opens_the_window_for_free_form_text(
     delivery = only_delivery(stack, tenant.key, notification_id)
     assert delivery["status"] == "sent"
     assert delivery["attributes"] == {"encoding": "GSM-7", "segments": 1}
+
+
+def _own_whatsapp_number(stack: Stack, tenant: Tenant) -> str:
+    """The tenant sends WhatsApp from its own Twilio account's number; the integration's id."""
+    created = create_integration(
+        stack,
+        tenant.key,
+        {
+            "channel": "whatsapp",
+            "provider": "twilio",
+            "name": "Our WhatsApp",
+            "credentials": {"account_sid": ACME[0], "auth_token": ACME[1]},
+            "settings": {"whatsapp_from": ACME_NUMBER},
+        },
+    )
+    return str(created["id"])
+
+
+def test_a_message_to_a_tenants_own_number_opens_the_window_with_that_number(
+    stack: Stack, tenant: Tenant
+) -> None:
+    # given a tenant with its own WhatsApp number, which the user wrote to
+    integration_id = _own_whatsapp_number(stack, tenant)
+    answer = _inbound_to(
+        stack,
+        integration_id,
+        "Where is my order?",
+        token=ACME[1],
+        sender=f"whatsapp:{PHONE}",
+        to=f"whatsapp:{ACME_NUMBER}",
+    )
+    assert answer["statusCode"] == 200, answer
+
+    # when free-form text is sent
+    notification_id = send_whatsapp(stack, tenant.key, {"text": "On its way!"})
+    run_pipeline(stack)
+
+    # then it goes as text, from the tenant's number, through the tenant's integration
+    (entry,) = stack.simulator.outbox.list()
+    assert (entry["from"], entry["text"]) == (f"whatsapp:{ACME_NUMBER}", "On its way!")
+    delivery = only_delivery(stack, tenant.key, notification_id)
+    assert (delivery["status"], delivery["integration_id"]) == ("sent", integration_id)
+
+
+def test_a_window_with_the_deployments_number_does_not_open_a_tenants_own(
+    stack: Stack, tenant: Tenant
+) -> None:
+    # given a tenant with its own WhatsApp number; the user wrote to the deployment's only
+    _own_whatsapp_number(stack, tenant)
+    inbound(stack, "Where is my order?", sender=f"whatsapp:{PHONE}", to=WHATSAPP_FROM)
+
+    # when free-form text is sent
+    notification_id = send_whatsapp(stack, tenant.key, {"text": "On its way!"})
+    run_pipeline(stack)
+
+    # then it is refused as outside the window of the tenant's number, nothing sent
+    delivery = only_delivery(stack, tenant.key, notification_id)
+    assert (delivery["status"], delivery["reason"]) == ("failed", "outside_session_window")
+    assert stack.simulator.outbox.list() == []
 
 
 def test_text_and_template_together_send_the_template_outside_the_window(

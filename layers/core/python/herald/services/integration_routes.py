@@ -65,7 +65,7 @@ class IntegrationRoutes(Generic[M]):
         """The tenant's active integrations of the channel by priority (only the first
         without failover), each with its breaker as stored now; None when the tenant has none
         (the deployment's default)."""
-        rows = self._integrations(conn, tenant_id)
+        rows = self.active(conn, tenant_id)
         if not rows:
             return None
         breakers = {r["id"]: r for r in integrations.circuits_of(conn, [r["id"] for r in rows])}
@@ -96,7 +96,9 @@ class IntegrationRoutes(Generic[M]):
             )
         return routes
 
-    def _integrations(self, conn: Connection, tenant_id: str) -> list[Row]:
+    def active(self, conn: Connection, tenant_id: str) -> list[Row]:
+        """The tenant's active integrations of the channel, by priority (cached for
+        `max_age_seconds`)."""
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(tenant_id)
