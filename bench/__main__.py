@@ -89,34 +89,48 @@ class Bench:
     meter: costs.Meter
     tenant_id: str
     postgres: Any
+    # The local stand-in for the inbox's API Gateway WebSocket API.
+    websocket: Any
 
     def handler(self, module: str) -> Any:
         """The module's handler, metered as its function (counts only while recording)."""
         return self.meter.wrap(FUNCTIONS[module][0], self.handlers[module].handler)
 
     def call_api(self, body: dict[str, Any]) -> dict[str, Any]:
-        from local.lambda_context import LambdaContext
-
-        event = self.api_event(body)
-        response: dict[str, Any] = self.handler("api.handler")(event, LambdaContext("api"))
+        """POST /v1/notifications, which must answer 202."""
+        response = self.request("POST", "/v1/notifications", body)
         assert response["statusCode"] == 202, response
         return response
 
-    def api_event(self, body: dict[str, Any]) -> dict[str, Any]:
-        """POST /v1/notifications as API Gateway (payload 2.0) hands it to the function."""
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One call to the API function, as API Gateway makes it; its response."""
+        from local.lambda_context import LambdaContext
+
+        event = self.api_event(body, method=method, path=path)
+        response: dict[str, Any] = self.handler("api.handler")(event, LambdaContext("api"))
+        return response
+
+    def api_event(
+        self,
+        body: dict[str, Any] | None,
+        *,
+        method: str = "POST",
+        path: str = "/v1/notifications",
+    ) -> dict[str, Any]:
+        """A request as API Gateway (payload 2.0) hands it to the function."""
         return {
             "version": "2.0",
             "routeKey": "$default",
-            "rawPath": "/v1/notifications",
+            "rawPath": path,
             "rawQueryString": "",
             "isBase64Encoded": False,
-            "body": json.dumps(body),
+            "body": json.dumps(body) if body is not None else None,
             "headers": {
                 "authorization": f"Bearer {self.api_key}",
                 "content-type": "application/json",
             },
             "requestContext": {
-                "http": {"method": "POST", "path": "/v1/notifications", "sourceIp": "127.0.0.1"},
+                "http": {"method": method, "path": path, "sourceIp": "127.0.0.1"},
                 "requestId": "bench",
                 "stage": "$default",
             },
@@ -150,8 +164,10 @@ def start() -> Bench:
 
     from local.aws_resources import REGION, free_port, provision
     from local.functions import function_environment, import_handlers
+    from local.lambda_context import LocalFunction
     from local.postgres import start_embedded
     from local.simulator import ProviderSimulator
+    from local.websocket import WebSocketGateway
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     # Every AWS call the handlers and the pollers (clients of the same session) make.
@@ -188,6 +204,7 @@ def start() -> Bench:
         # its own delivery to every publish of every other figure (see provision).
         webhook_events_subscription=False,
     )
+    websocket_port, management_port = free_port(), free_port()
     os.environ.update(
         function_environment(
             resources,
@@ -196,11 +213,20 @@ def start() -> Bench:
             log_level="ERROR",
             twilio_api_base_url=simulator.url,
             simulator_url=simulator.url,
+            websocket_url=f"ws://127.0.0.1:{websocket_port}",
+            websocket_management_url=f"http://127.0.0.1:{management_port}",
         )
     )
     handlers = {
         name.removeprefix("functions."): module for name, module in import_handlers().items()
     }
+    websocket = WebSocketGateway(
+        "127.0.0.1",
+        websocket_port,
+        management_port,
+        LocalFunction("realtime", handlers["realtime.handler"].handler, 10),
+    )
+    websocket.start()
     tenant_id, key = create_tenant(Database(database_url), "bench")
     return Bench(
         handlers,
@@ -212,6 +238,7 @@ def start() -> Bench:
         meter,
         tenant_id,
         postgres,
+        websocket,
     )
 
 
@@ -499,6 +526,7 @@ def main() -> None:
             print()
             bench_batches(bench, args.batch_size)
         bench.simulator.stop()
+        bench.websocket.stop()
         if "pipeline" in sections or not sections:
             print()
             bench_template_renders()
