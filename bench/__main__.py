@@ -164,7 +164,6 @@ def start() -> Bench:
 
     from local.aws_resources import REGION, free_port, provision
     from local.functions import function_environment, import_handlers
-    from local.lambda_context import LocalFunction
     from local.postgres import start_embedded
     from local.simulator import ProviderSimulator
     from local.websocket import WebSocketGateway
@@ -220,13 +219,9 @@ def start() -> Bench:
     handlers = {
         name.removeprefix("functions."): module for name, module in import_handlers().items()
     }
-    websocket = WebSocketGateway(
-        "127.0.0.1",
-        websocket_port,
-        management_port,
-        LocalFunction("realtime", handlers["realtime.handler"].handler, 10),
+    websocket = WebSocketGateway.started(
+        "127.0.0.1", websocket_port, management_port, handlers["realtime.handler"].handler
     )
-    websocket.start()
     tenant_id, key = create_tenant(Database(database_url), "bench")
     return Bench(
         handlers,

@@ -213,13 +213,12 @@ class Runtime:
         # As in AWS, sweeps then run on the one-time schedules work in flight arms.
         threading.Thread(target=self._sweep_once, args=(sweep_fn,), daemon=True).start()
 
-        self.websocket = WebSocketGateway(
+        self.websocket = WebSocketGateway.started(
             self.config.host,
             websocket_port,
             management_port,
-            LocalFunction("realtime", handlers["functions.realtime.handler"].handler, 10),
+            handlers["functions.realtime.handler"].handler,
         )
-        self.websocket.start()
         self._stoppables.append(self.websocket)
         self.gateway = Gateway(
             self.config.host,

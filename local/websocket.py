@@ -58,6 +58,16 @@ class WebSocketGateway:
         """The endpoint of the management API (`HERALD_WEBSOCKET_MANAGEMENT_URL`)."""
         return self._management.url
 
+    @classmethod
+    def started(
+        cls, host: str, port: int, management_port: int, realtime_handler: Any
+    ) -> WebSocketGateway:
+        """The gateway of the inbox's realtime function (`functions.realtime.handler`),
+        started."""
+        gateway = cls(host, port, management_port, LocalFunction("realtime", realtime_handler, 10))
+        gateway.start()
+        return gateway
+
     def start(self) -> None:
         self._management.start()
         self._thread = threading.Thread(target=self._run, daemon=True, name="websocket")

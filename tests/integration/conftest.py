@@ -28,7 +28,6 @@ from twilio.request_validator import RequestValidator
 
 from local.aws_resources import REGION, Resources, free_port, provision, sns_publisher
 from local.functions import function_environment, import_handlers
-from local.lambda_context import LocalFunction
 from local.simulator import ProviderSimulator
 from local.websocket import WebSocketGateway
 
@@ -151,13 +150,9 @@ def stack(database_url: str, moto_endpoint: str) -> Iterator[Stack]:
     handlers = {
         name.removeprefix("functions."): module for name, module in import_handlers().items()
     }
-    websocket = WebSocketGateway(
-        "127.0.0.1",
-        websocket_port,
-        management_port,
-        LocalFunction("realtime", handlers["realtime.handler"].handler, 10),
+    websocket = WebSocketGateway.started(
+        "127.0.0.1", websocket_port, management_port, handlers["realtime.handler"].handler
     )
-    websocket.start()
     db = Database(database_url)
     yield Stack(
         resources=resources,
