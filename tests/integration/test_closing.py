@@ -30,6 +30,16 @@ def _recorded_then_died(stack: Stack, notification_id: str) -> None:
         )
 
 
+def _sent_and_left_open(stack: Stack, tenant: Tenant) -> tuple[str, str]:
+    """An email dispatched, then sent and recorded by a worker that died before closing its
+    notification; the events queue subscribed first. Returns (events queue, notification)."""
+    events_url = _subscribed_queue(stack)
+    _, _, accepted = send_email(stack, tenant.key, ["ada@example.com"])
+    run_dispatch(stack)
+    _recorded_then_died(stack, accepted["id"])
+    return events_url, str(accepted["id"])
+
+
 def _completions(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [
         (e["notification_id"], e["status"]) for e in events if e["type"] == "notification.completed"
@@ -39,22 +49,20 @@ def _completions(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
 def test_the_sweeper_closes_a_notification_its_last_worker_left_open(
     stack: Stack, tenant: Tenant
 ) -> None:
-    # given an email sent and recorded by a worker that died before closing its notification
-    events_url = _subscribed_queue(stack)
-    _, _, accepted = send_email(stack, tenant.key, ["ada@example.com"])
-    run_dispatch(stack)
+    # given an email sent and recorded by a worker that died before closing its notification,
+    # its message gone
+    events_url, notification_id = _sent_and_left_open(stack, tenant)
     stack.drain(stack.resources.email.url)
-    _recorded_then_died(stack, accepted["id"])
-    assert _notification(stack, tenant, accepted["id"])["status"] == "processing"
+    assert _notification(stack, tenant, notification_id)["status"] == "processing"
 
     # when the sweeper runs, twice
     first = _sweep(stack)
     second = _sweep(stack)
 
     # then it is completed, announced once, and nothing was sent again
-    assert _notification(stack, tenant, accepted["id"])["status"] == "completed"
+    assert _notification(stack, tenant, notification_id)["status"] == "completed"
     assert (first.notifications_closed_late, second.notifications_closed_late) == (1, 0)
-    assert _completions(_events(stack, events_url)) == [(accepted["id"], "completed")]
+    assert _completions(_events(stack, events_url)) == [(notification_id, "completed")]
     assert stack.simulator.outbox.list() == []
 
 
@@ -63,18 +71,15 @@ def test_a_redelivered_message_closes_what_its_first_worker_left_open(
 ) -> None:
     # given an email recorded as sent by a worker that then lost the database, so its
     # message was not deleted and comes back
-    events_url = _subscribed_queue(stack)
-    _, _, accepted = send_email(stack, tenant.key, ["ada@example.com"])
-    run_dispatch(stack)
-    _recorded_then_died(stack, accepted["id"])
+    events_url, notification_id = _sent_and_left_open(stack, tenant)
 
     # when the next worker receives the message again
     assert run_email_worker(stack) == 1
 
     # then it sends nothing, and closes and announces the notification
     assert stack.simulator.outbox.list() == []
-    assert _notification(stack, tenant, accepted["id"])["status"] == "completed"
-    assert _completions(_events(stack, events_url)) == [(accepted["id"], "completed")]
+    assert _notification(stack, tenant, notification_id)["status"] == "completed"
+    assert _completions(_events(stack, events_url)) == [(notification_id, "completed")]
 
 
 def test_a_notification_dispatch_finishes_is_announced(stack: Stack, tenant: Tenant) -> None:
